@@ -1,0 +1,80 @@
+# semingest — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+TOOLS := .tools/bin
+export PATH := $(CURDIR)/$(TOOLS):$(PATH)
+SEMINGEST_SHARED ?= $(abspath ../shared)
+export SEMINGEST_SHARED
+DEMO_IMAGES ?= 60
+DEMO_DIR ?= demo-data
+BENCH_IMAGES ?= 1000
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[worker,operator,test]'
+	touch $@
+
+$(TOOLS)/helm:
+	$(PY) tools/fetch_helm.py $(TOOLS)
+
+.PHONY: tesseract
+tesseract:
+	@command -v tesseract >/dev/null || { \
+	  echo "installing Debian's tesseract-ocr"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq tesseract-ocr; }
+
+.PHONY: setup
+setup: $(VENV)/.installed tesseract $(TOOLS)/helm ## Create .venv with all extras, install tesseract-ocr, extract helm/kubectl into .tools/bin
+
+.PHONY: demo
+demo: setup ## Run the main job on the embedded default: sample SEM images -> local Spark -> SQLite
+	$(BIN)/semingest generate $(DEMO_DIR)/images --count $(DEMO_IMAGES) --seed 7
+	$(BIN)/semingest run $(DEMO_DIR)/images --db sqlite:///$(DEMO_DIR)/semingest.db --master 'local[*]'
+	$(BIN)/semingest summary --db sqlite:///$(DEMO_DIR)/semingest.db
+
+.PHONY: db-up
+db-up: ## Start the local MariaDB (127.0.0.1:3306) when it is down
+	tools/ensure_mariadb.sh
+
+.PHONY: test
+test: setup db-up ## Run lint, unit, integration and chart tests (MariaDB, Spark local, Tesseract, kmock, helm)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -ra $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: setup ## ruff check and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+.PHONY: bench
+bench: setup db-up ## Benchmark (JSON in build/bench.json, table in build/bench.md); BENCH_IMAGES=N
+	$(PY) bench/run_bench.py --images $(BENCH_IMAGES) --out build
+
+.PHONY: images
+images: ## Build the operator and worker container images (needs a Docker engine)
+	images/build.sh
+
+.PHONY: e2e
+e2e: setup ## kind end-to-end test (needs Docker and kind; skips with a reason elsewhere)
+	$(BIN)/pytest -ra -m e2e tests/e2e
+
+.PHONY: render
+render: setup ## Print the manifests the operator would create for examples/ingest.yaml
+	$(BIN)/semingest render -f examples/ingest.yaml
+
+.PHONY: clean
+clean: ## Remove build output and the demo data (keeps .venv and .tools)
+	rm -rf build $(DEMO_DIR) .pytest_cache spark-warehouse

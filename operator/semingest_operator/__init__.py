@@ -1,0 +1,1 @@
+"""semingest operator: kopf handlers that turn SemIngest resources into Spark runs."""

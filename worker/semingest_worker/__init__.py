@@ -1,0 +1,1 @@
+"""semingest worker: everything that runs inside the Spark pods."""
