@@ -45,6 +45,9 @@ class InstrumentMeta:
 class MetadataResult:
     exif: dict[str, Any]  # column name -> typed value, only the tags present (absent = NULL)
     instrument: InstrumentMeta
+    # Specific reasons why metadata was rejected (absurd values, undecodable vendor text): the
+    # offending values are left NULL, the rest is kept, and the pipeline records the image as failed.
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

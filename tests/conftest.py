@@ -1,0 +1,95 @@
+"""Shared fixtures: the shared corpus, a real MariaDB database per test, one local Spark session."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+MARIADB_SERVER_URL = os.environ.get("SEMINGEST_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306")
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``$SEMINGEST_SHARED``: skipped when unset (a developer's laptop), a failure when set but absent."""
+    value = os.environ.get("SEMINGEST_SHARED")
+    if not value:
+        pytest.skip("SEMINGEST_SHARED is not set (.ci/run sets it to ../shared)")
+    path = Path(value)
+    if not path.is_dir():
+        pytest.fail(f"SEMINGEST_SHARED={value} does not exist")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sem_corpus(shared_dir: Path) -> Path:
+    path = shared_dir / "sem-corpus"
+    if not (path / "MANIFEST.md").is_file():
+        pytest.fail(f"{path} has no MANIFEST.md")
+    return path
+
+
+@pytest.fixture(scope="session")
+def spark_manifests(shared_dir: Path) -> Path:
+    path = shared_dir / "spark-operator"
+    if not (path / "sparkoperator.k8s.io_sparkapplications.yaml").is_file():
+        pytest.fail(f"{path} has no sparkoperator.k8s.io_sparkapplications.yaml")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> str:
+    """The MariaDB server URL (no database). Fails, never skips, when the server is unreachable."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"{MARIADB_SERVER_URL}/test", pool_pre_ping=True)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure to connect is the same verdict
+        pytest.fail(f"MariaDB at {MARIADB_SERVER_URL} is unreachable (run `make db-up`): {exc}")
+    finally:
+        engine.dispose()
+    return MARIADB_SERVER_URL
+
+
+@pytest.fixture
+def mariadb_url(mariadb_server: str) -> Iterator[str]:
+    """A fresh, empty MariaDB database for one test, dropped afterwards."""
+    import sqlalchemy as sa
+
+    name = f"semingest_t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(f"{mariadb_server}/test")
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
+    try:
+        yield f"{mariadb_server}/{name}?charset=utf8mb4"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'semingest.db'}"
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local[2] Spark session for the whole test run (JVM start-up is the expensive part)."""
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("semingest-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.driver.memory", "2g")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
