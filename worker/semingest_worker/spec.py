@@ -222,7 +222,9 @@ def parse_spec(spec: Mapping[str, Any]) -> SemIngestSpec:
             cores_per_node=ex["coresPerNode"],
             memory_per_core=ex["memoryPerCore"],
         ),
-        driver=DriverSpec(cores=dr["cores"], memory=dr["memory"], start_timeout_seconds=dr["startTimeoutSeconds"]),
+        driver=DriverSpec(
+            cores=dr["cores"], memory=dr["memory"], start_timeout_seconds=dr["startTimeoutSeconds"]
+        ),
         database=DatabaseSpec(
             secret_name=db["secretRef"]["name"],
             secret_key=db["secretRef"]["key"],
