@@ -1,0 +1,586 @@
+"""The Helm chart, rendered by the real helm binary (``make setup`` puts it in .tools/bin).
+
+Every option set is rendered once (module-scoped fixture) and every object is checked against the
+Kubernetes OpenAPI schema of its kind (kubernetes-validate, strict: unknown fields are errors);
+the values schema must reject bad values; the CRD must be the repository's one file.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "semingest"
+CRD = REPO / "crds" / "semingest.yaml"
+HELM = REPO / ".tools" / "bin" / "helm"
+RELEASE, NAMESPACE = "sem", "sem-system"
+# A recent Kubernetes release whose schemas kubernetes-validate ships (helm 4.1 targets 1.35).
+K8S_VERSION = "1.35"
+# Kinds that are not part of Kubernetes itself: kubernetes-validate has no schema for them.
+NON_CORE_KINDS = {"ServiceMonitor"}
+
+PLACEMENT = {
+    "nodeSelector": {"node-role.semingest.io/control": "true"},
+    "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "sem", "effect": "NoSchedule"}],
+    "affinity": {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {
+                        "matchExpressions": [
+                            {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}
+                        ]
+                    }
+                ]
+            }
+        }
+    },
+}
+
+# Each option turned on (values merged over values.yaml).
+VALUE_SETS: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "bundled-mariadb": {"database": {"bundled": {"enabled": True, "storage": {"storageClassName": "fast"}}}},
+    "database-url": {"database": {"url": "mysql+pymysql://sem:pw@db.example.org:3306/sem?charset=utf8mb4"}},
+    "service-monitor": {"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}}},
+    "watched-namespaces": {
+        "watch": {"namespaces": ["lab-a", "lab-b"]},
+        "database": {"bundled": {"enabled": True}},
+    },
+    "all-namespaces": {
+        "watch": {"allNamespaces": True},
+        "sparkDriver": {"extraNamespaces": ["lab-a"]},
+        "database": {"url": "mysql+pymysql://sem:pw@db:3306/sem"},
+    },
+    "placement": {
+        "operator": {**PLACEMENT, "priorityClassName": "system-cluster-critical"},
+        "database": {"bundled": {"enabled": True, **PLACEMENT}},
+    },
+    "registry-and-extras": {
+        "imageRegistry": "registry.example.org/sem",
+        "imagePullSecrets": ["regcred"],
+        "operator": {
+            "image": {"tag": "0.1.0-rc1", "pullPolicy": "Always"},
+            "extraArgs": ["--verbose"],
+            "extraEnv": [{"name": "TZ", "value": "Europe/Rome"}],
+            "podAnnotations": {"example.org/team": "sem"},
+            "podLabels": {"team": "sem"},
+            "serviceAccount": {"annotations": {"example.org/role": "operator"}},
+        },
+        "worker": {"image": {"tag": "0.1.0-rc1"}, "defaultStrategy": "auto"},
+    },
+    "existing-service-accounts": {
+        "operator": {"serviceAccount": {"create": False, "name": "site-operator"}},
+        "sparkDriver": {"serviceAccount": {"create": False, "name": "site-driver"}},
+    },
+    "stopped": {"operator": {"replicas": 0}},
+}
+
+
+@pytest.fixture(scope="session")
+def helm() -> Path:
+    if not HELM.is_file():
+        pytest.fail(f"{HELM} is missing: run `make setup` (tools/fetch_helm.py extracts it)")
+    return HELM
+
+
+def run_helm(helm: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(helm), *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+def template(helm: Path, values_file: Path | None = None, *extra: str) -> list[dict[str, Any]]:
+    args = ["template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--include-crds"]
+    if values_file is not None:
+        args += ["--values", str(values_file)]
+    result = run_helm(helm, *args, *extra)
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+@pytest.fixture(scope="module", params=sorted(VALUE_SETS))
+def rendered(request, helm: Path, tmp_path_factory) -> tuple[str, list[dict[str, Any]]]:
+    """(value set name, rendered objects): helm runs once per value set."""
+    name = request.param
+    values_file = tmp_path_factory.mktemp("values") / f"{name}.yaml"
+    values_file.write_text(yaml.safe_dump(VALUE_SETS[name]))
+    return name, template(helm, values_file)
+
+
+@pytest.fixture(scope="module")
+def defaults(helm: Path) -> list[dict[str, Any]]:
+    return template(helm)
+
+
+def objects(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def one(docs: list[dict[str, Any]], kind: str, name_suffix: str = "") -> dict[str, Any]:
+    found = [d for d in objects(docs, kind) if d["metadata"]["name"].endswith(name_suffix)]
+    assert len(found) == 1, (
+        f"expected one {kind} *{name_suffix}, got {[d['metadata']['name'] for d in found]}"
+    )
+    return found[0]
+
+
+def pod_specs(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [d["spec"]["template"]["spec"] for d in docs if d["kind"] in ("Deployment", "StatefulSet")]
+
+
+def operator_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (container,) = one(docs, "Deployment", "-operator")["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+# --- lint, one source for the CRD, the values schema -------------------------------------------
+
+
+def test_helm_lint_passes_strict(helm: Path, tmp_path: Path):
+    everything = tmp_path / "everything.yaml"
+    everything.write_text(
+        yaml.safe_dump(
+            {
+                **VALUE_SETS["registry-and-extras"],
+                "database": {"bundled": {"enabled": True, **PLACEMENT}},
+                "serviceMonitor": {"enabled": True},
+                "watch": {"namespaces": ["lab-a"]},
+            }
+        )
+    )
+    for args in ([], ["--values", str(everything)]):
+        result = run_helm(helm, "lint", "--strict", str(CHART), *args)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "0 chart(s) failed" in result.stdout
+
+
+def test_chart_crd_is_a_link_to_the_one_crd_file():
+    chart_crd = CHART / "crds" / "semingest.yaml"
+    assert chart_crd.is_symlink(), "charts/semingest/crds/semingest.yaml must link to crds/ (one source)"
+    assert chart_crd.resolve() == CRD.resolve()
+    assert chart_crd.read_bytes() == CRD.read_bytes()
+
+
+def test_rendered_and_packaged_crd_equal_the_crd_file(helm: Path, defaults, tmp_path: Path):
+    assert one(defaults, "CustomResourceDefinition") == yaml.safe_load(CRD.read_text())
+    result = run_helm(helm, "package", str(CHART), "--destination", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    (package,) = tmp_path.glob("semingest-*.tgz")
+    with tarfile.open(package) as tar:
+        member = tar.extractfile("semingest/crds/semingest.yaml")
+        assert member is not None
+        assert member.read() == CRD.read_bytes(), "the packaged chart must carry crds/semingest.yaml verbatim"
+
+
+def test_values_schema_is_valid_and_accepts_values_yaml():
+    schema = yaml.safe_load((CHART / "values.schema.json").read_text())
+    jsonschema.Draft7Validator.check_schema(schema)
+    jsonschema.Draft7Validator(schema).validate(yaml.safe_load((CHART / "values.yaml").read_text()))
+    for values in VALUE_SETS.values():  # the option sets only use described values
+        jsonschema.Draft7Validator(schema).validate(
+            _merge(yaml.safe_load((CHART / "values.yaml").read_text()), values)
+        )
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = (
+            _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        )
+    return out
+
+
+BAD_VALUES = [
+    ("operator.replicas=-1", "/operator/replicas"),
+    ("operator.replicas=2", "/operator/replicas"),
+    ("operator.replicas=one", "/operator/replicas"),
+    ("worker.defaultStrategy=huge", "/worker/defaultStrategy"),
+    ("watch.allNamespaces=yes", "/watch/allNamespaces"),
+    ("watch.namespaces={Lab_A}", "/watch/namespaces/0"),
+    ("operator.image.pullPolicy=Sometimes", "/operator/image/pullPolicy"),
+    ("operator.image.repository=", "/operator/image/repository"),
+    ("operator.resources.requests.cpu=lots", "/operator/resources/requests/cpu"),
+    ("operator.unknownOption=1", "/operator"),
+    ("database.url=not-a-url", "/database/url"),
+    ("database.bundled.enabled=true,database.url=mysql+pymysql://u:p@h/db", "/database/url"),
+    ("database.bundled.password=p@ss:word", "/database/bundled/password"),
+    ("database.bundled.storage.size=ten", "/database/bundled/storage/size"),
+    ("serviceMonitor.enabled=maybe", "/serviceMonitor/enabled"),
+    ("serviceMonitor.interval=30", "/serviceMonitor/interval"),
+    ("sparkDriver.serviceAccount.name=", "/sparkDriver/serviceAccount/name"),
+]
+
+
+@pytest.mark.parametrize(("setting", "path"), BAD_VALUES, ids=[s for s, _ in BAD_VALUES])
+def test_values_schema_rejects_bad_values(helm: Path, setting: str, path: str):
+    result = run_helm(helm, "template", RELEASE, str(CHART), "--namespace", NAMESPACE, "--set", setting)
+    assert result.returncode != 0, f"helm accepted {setting}"
+    assert "values don't meet the specifications of the schema" in result.stderr
+    assert f"at '{path}'" in result.stderr, result.stderr
+
+
+def test_tolerations_must_be_a_list(helm: Path, tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"operator": {"tolerations": {"key": "dedicated"}}}))
+    result = run_helm(helm, "template", RELEASE, str(CHART), "--values", str(bad))
+    assert result.returncode != 0 and "at '/operator/tolerations'" in result.stderr, result.stderr
+
+
+# --- every rendered object against the Kubernetes schema of its kind ---------------------------
+
+
+def test_every_object_validates_against_its_kubernetes_schema(rendered):
+    name, docs = rendered
+    kinds = set()
+    for doc in docs:
+        kinds.add(doc["kind"])
+        if doc["kind"] in NON_CORE_KINDS:
+            continue  # a CRD of the Prometheus Operator: checked by test_service_monitor_* instead
+        try:
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(
+                f"[{name}] {doc['kind']}/{doc['metadata']['name']}: {exc.message} at {list(exc.path)}"
+            )
+    assert {"CustomResourceDefinition", "Deployment", "Service", "ClusterRole"} <= kinds
+
+
+def test_namespaced_objects_name_their_namespace(rendered):
+    _, docs = rendered
+    cluster_scoped = {"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}
+    for doc in docs:
+        if doc["kind"] not in cluster_scoped:
+            assert doc["metadata"].get("namespace"), (
+                f"{doc['kind']}/{doc['metadata']['name']} has no namespace"
+            )
+
+
+# --- the operator Deployment --------------------------------------------------------------------
+
+
+def test_every_pod_runs_non_root_with_a_read_only_root_filesystem(rendered):
+    name, docs = rendered
+    for spec in pod_specs(docs):
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
+        assert spec["securityContext"]["runAsUser"] > 0, name
+        for container in spec["containers"]:
+            ctx = container["securityContext"]
+            assert ctx["readOnlyRootFilesystem"] is True, (name, container["name"])
+            assert ctx["allowPrivilegeEscalation"] is False, (name, container["name"])
+            assert ctx["capabilities"]["drop"] == ["ALL"], (name, container["name"])
+            assert container["resources"]["requests"]["cpu"] and container["resources"]["requests"]["memory"]
+
+
+def test_operator_probes_health_and_exposes_metrics(defaults):
+    deployment = one(defaults, "Deployment", "-operator")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"  # never two operators at once
+    container = operator_container(defaults)
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"health": 8080, "metrics": 9090}
+    probe = container["livenessProbe"]["httpGet"]
+    assert probe["path"] == "/healthz" and ports[probe["port"]] == 8080
+    service = one(defaults, "Service", "-operator-metrics")
+    assert service["spec"]["ports"][0]["targetPort"] == "metrics"
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    # The only writable path is an emptyDir /tmp.
+    assert [m["mountPath"] for m in container["volumeMounts"]] == ["/tmp"]
+
+
+def test_operator_environment_and_default_namespace(defaults):
+    container = operator_container(defaults)
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SEMINGEST_DEFAULT_IMAGE"] == "semingest-worker:0.1.0"  # chart appVersion
+    assert env["SEMINGEST_DRIVER_SERVICE_ACCOUNT"] == "semingest-driver"
+    assert env["SEMINGEST_DEFAULT_STRATEGY"] == "fat"
+    assert container["image"] == "semingest-operator:0.1.0"
+    assert container["args"] == ["--namespace", NAMESPACE]
+
+
+def _args_and_env(docs):
+    container = operator_container(docs)
+    return container["args"], {e["name"]: e.get("value") for e in container["env"]}, container
+
+
+@pytest.mark.parametrize("value_set", ["watched-namespaces", "all-namespaces", "registry-and-extras"])
+def test_operator_arguments_follow_the_values(helm: Path, tmp_path: Path, value_set: str):
+    values_file = tmp_path / "v.yaml"
+    values_file.write_text(yaml.safe_dump(VALUE_SETS[value_set]))
+    args, env, container = _args_and_env(template(helm, values_file))
+    if value_set == "watched-namespaces":
+        assert args == ["--namespace", "lab-a", "--namespace", "lab-b"]
+    elif value_set == "all-namespaces":
+        assert args == ["--all-namespaces"]
+    else:
+        assert args == ["--namespace", NAMESPACE, "--verbose"]
+        assert container["image"] == "registry.example.org/sem/semingest-operator:0.1.0-rc1"
+        assert container["imagePullPolicy"] == "Always"
+        assert env["SEMINGEST_DEFAULT_IMAGE"] == "registry.example.org/sem/semingest-worker:0.1.0-rc1"
+        assert env["SEMINGEST_DEFAULT_STRATEGY"] == "auto"
+        assert env["TZ"] == "Europe/Rome"
+
+
+def test_stopped_operator_has_no_replicas(rendered):
+    name, docs = rendered
+    if name == "stopped":
+        assert one(docs, "Deployment", "-operator")["spec"]["replicas"] == 0
+
+
+def test_node_selector_and_tolerations_reach_the_pods(rendered):
+    name, docs = rendered
+    if name != "placement":
+        for spec in pod_specs(docs):
+            assert "nodeSelector" not in spec and "tolerations" not in spec
+        return
+    specs = pod_specs(docs)
+    assert len(specs) == 2  # operator and MariaDB
+    for spec in specs:
+        assert spec["nodeSelector"] == PLACEMENT["nodeSelector"]
+        assert spec["tolerations"] == PLACEMENT["tolerations"]
+        assert spec["affinity"] == PLACEMENT["affinity"]
+    assert one(docs, "Deployment", "-operator")["spec"]["template"]["spec"]["priorityClassName"] == (
+        "system-cluster-critical"
+    )
+
+
+# --- RBAC ---------------------------------------------------------------------------------------
+
+
+def _rules(role: dict[str, Any]) -> list[tuple[str, str, set[str]]]:
+    return [
+        (group, resource, set(rule["verbs"]))
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    ]
+
+
+def _allowed(role: dict[str, Any], group: str, resource: str) -> set[str]:
+    verbs: set[str] = set()
+    for g, r, v in _rules(role):
+        if (g, r) == (group, resource):
+            verbs |= v
+    return verbs
+
+
+def test_no_rbac_rule_uses_wildcards_or_reads_secrets(rendered):
+    name, docs = rendered
+    for role in objects(docs, "Role") + objects(docs, "ClusterRole"):
+        for group, resource, verbs in _rules(role):
+            assert "*" not in (group, resource) and "*" not in verbs, (name, role["metadata"]["name"])
+            assert resource != "secrets", f"{role['metadata']['name']} may touch secrets"
+
+
+def test_spark_driver_may_only_patch_semingest_status(rendered):
+    name, docs = rendered
+    roles = [r for r in objects(docs, "Role") if r["metadata"]["name"].endswith("-spark-driver")]
+    if name == "existing-service-accounts":
+        assert roles == []  # the site brings its own driver ServiceAccount and rights
+        return
+    assert roles
+    for role in roles:
+        semingest_rules = [(r, v) for g, r, v in _rules(role) if g == "semingest.io"]
+        assert semingest_rules == [("semingests/status", {"patch"})], (name, semingest_rules)
+        for resource in ("pods", "services", "configmaps", "persistentvolumeclaims"):
+            assert {"create", "get", "list", "watch", "delete"} <= _allowed(role, "", resource)
+        assert {g for g, _, _ in _rules(role)} == {"", "semingest.io"}
+    bindings = [b for b in objects(docs, "RoleBinding") if b["metadata"]["name"].endswith("-spark-driver")]
+    for binding in bindings:
+        (subject,) = binding["subjects"]
+        assert subject["name"] == "semingest-driver"
+        assert subject["namespace"] == binding["metadata"]["namespace"]
+
+
+def test_operator_rights(rendered):
+    name, docs = rendered
+    namespaced = [r for r in objects(docs, "Role") if r["metadata"]["name"].endswith("-operator")]
+    namespaced += [r for r in objects(docs, "ClusterRole") if r["metadata"]["name"].endswith("-operator")]
+    assert namespaced
+    for role in namespaced:
+        assert {"get", "list", "watch", "patch"} <= _allowed(role, "semingest.io", "semingests")
+        assert "patch" in _allowed(role, "semingest.io", "semingests/status")
+        assert {"create", "delete"} & _allowed(role, "semingest.io", "semingests") == set()
+        assert {"create", "get", "list", "watch", "delete"} <= _allowed(
+            role, "sparkoperator.k8s.io", "sparkapplications"
+        )
+        for resource in ("pods", "services", "configmaps"):
+            assert {"create", "get", "list", "watch", "delete"} <= _allowed(role, "", resource)
+        assert "create" in _allowed(role, "", "events")
+    cluster = one(docs, "ClusterRole", "-operator-cluster")
+    assert {"list"} <= _allowed(cluster, "", "nodes")
+    # Cluster-wide the operator only reads: nodes (auto sizing), CRDs and namespaces (kopf).
+    assert all(verbs <= {"get", "list", "watch"} for _, _, verbs in _rules(cluster))
+
+
+@pytest.mark.parametrize(
+    ("value_set", "operator_namespaces", "driver_namespaces"),
+    [
+        ("defaults", [NAMESPACE], [NAMESPACE]),
+        ("watched-namespaces", ["lab-a", "lab-b"], ["lab-a", "lab-b"]),
+        ("all-namespaces", None, [NAMESPACE, "lab-a"]),
+    ],
+)
+def test_rights_are_bound_in_the_watched_namespaces_only(
+    helm: Path, tmp_path: Path, value_set, operator_namespaces, driver_namespaces
+):
+    values_file = tmp_path / "v.yaml"
+    values_file.write_text(yaml.safe_dump(VALUE_SETS[value_set]))
+    docs = template(helm, values_file)
+    operator_bindings = [
+        b for b in objects(docs, "RoleBinding") if b["metadata"]["name"].endswith("-operator")
+    ]
+    cluster_binding = [
+        b for b in objects(docs, "ClusterRoleBinding") if b["metadata"]["name"].endswith("-operator")
+    ]
+    if operator_namespaces is None:
+        assert operator_bindings == [] and len(cluster_binding) == 1
+    else:
+        assert sorted(b["metadata"]["namespace"] for b in operator_bindings) == operator_namespaces
+        assert cluster_binding == []
+        for binding in operator_bindings:
+            assert binding["subjects"][0]["namespace"] == NAMESPACE  # the operator's own SA
+    driver_accounts = [
+        sa for sa in objects(docs, "ServiceAccount") if sa["metadata"]["name"] == "semingest-driver"
+    ]
+    assert sorted(sa["metadata"]["namespace"] for sa in driver_accounts) == sorted(driver_namespaces)
+
+
+def test_existing_service_accounts_are_used_not_created(helm: Path, tmp_path: Path):
+    values_file = tmp_path / "v.yaml"
+    values_file.write_text(yaml.safe_dump(VALUE_SETS["existing-service-accounts"]))
+    docs = template(helm, values_file)
+    assert objects(docs, "ServiceAccount") == []
+    deployment = one(docs, "Deployment", "-operator")
+    assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "site-operator"
+    env = {e["name"]: e.get("value") for e in operator_container(docs)["env"]}
+    assert env["SEMINGEST_DRIVER_SERVICE_ACCOUNT"] == "site-driver"
+    for binding in objects(docs, "RoleBinding") + objects(docs, "ClusterRoleBinding"):
+        assert binding["subjects"][0]["name"] == "site-operator"
+
+
+# --- database -----------------------------------------------------------------------------------
+
+
+def _url_secrets(docs):
+    return [s for s in objects(docs, "Secret") if s["metadata"]["name"] == "semingest-db"]
+
+
+def test_no_database_objects_by_default(defaults):
+    assert objects(defaults, "Secret") == [] and objects(defaults, "StatefulSet") == []
+
+
+def test_database_url_secret_from_values(helm: Path, tmp_path: Path):
+    values_file = tmp_path / "v.yaml"
+    values_file.write_text(yaml.safe_dump(VALUE_SETS["all-namespaces"]))
+    docs = template(helm, values_file)
+    secrets = _url_secrets(docs)
+    assert sorted(s["metadata"]["namespace"] for s in secrets) == sorted([NAMESPACE, "lab-a"])
+    assert {s["stringData"]["url"] for s in secrets} == {"mysql+pymysql://sem:pw@db:3306/sem"}
+    assert objects(docs, "StatefulSet") == []
+
+
+def test_bundled_mariadb_statefulset_service_and_url(helm: Path, tmp_path: Path):
+    import sqlalchemy as sa
+
+    values_file = tmp_path / "v.yaml"
+    values_file.write_text(yaml.safe_dump(VALUE_SETS["watched-namespaces"]))
+    docs = template(helm, values_file)
+    statefulset = one(docs, "StatefulSet", "-mariadb")
+    service = one(docs, "Service", "-mariadb")
+    credentials = one(docs, "Secret", "-mariadb")
+    assert statefulset["spec"]["serviceName"] == service["metadata"]["name"]
+    assert (
+        service["spec"]["selector"].items() <= statefulset["spec"]["template"]["metadata"]["labels"].items()
+    )
+    (claim,) = statefulset["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
+    (container,) = statefulset["spec"]["template"]["spec"]["containers"]
+    assert {m["mountPath"] for m in container["volumeMounts"]} >= {"/var/lib/mysql", "/run/mysqld", "/tmp"}
+    env = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef", {}).get("name") for e in container["env"]}
+    assert env["MARIADB_PASSWORD"] == credentials["metadata"]["name"]
+    # The credentials survive `helm uninstall`, like the volume, so a re-install can open the data.
+    assert credentials["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+
+    secrets = _url_secrets(docs)
+    assert sorted(s["metadata"]["namespace"] for s in secrets) == ["lab-a", "lab-b"]
+    urls = {s["stringData"]["url"] for s in secrets}
+    assert len(urls) == 1, "every namespace's copy must carry the same password"
+    url = sa.make_url(urls.pop())
+    assert url.drivername == "mysql+pymysql"
+    assert url.host == f"{service['metadata']['name']}.{NAMESPACE}.svc" and url.port == 3306
+    assert url.username == credentials["stringData"]["user"] == "semingest"
+    assert url.password == credentials["stringData"]["password"] and len(url.password) == 32
+    assert url.database == credentials["stringData"]["database"] == "semingest"
+
+
+def test_bundled_mariadb_uses_a_given_password_and_storage_class(helm: Path, tmp_path: Path):
+    values_file = tmp_path / "v.yaml"
+    values_file.write_text(
+        yaml.safe_dump(
+            {"database": {"bundled": {"enabled": True, "password": "s3cret-pw", "storage": {"size": "50Gi"}}}}
+        )
+    )
+    docs = template(helm, values_file)
+    (secret,) = _url_secrets(docs)
+    assert ":s3cret-pw@" in secret["stringData"]["url"]
+    (claim,) = one(docs, "StatefulSet", "-mariadb")["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "50Gi"
+    assert "storageClassName" not in claim["spec"]
+
+
+# --- ServiceMonitor and NOTES -------------------------------------------------------------------
+
+
+def test_service_monitor_scrapes_the_metrics_service(rendered):
+    name, docs = rendered
+    monitors = objects(docs, "ServiceMonitor")
+    if name != "service-monitor":
+        assert monitors == []
+        return
+    (monitor,) = monitors
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "prometheus"
+    service = one(docs, "Service", "-operator-metrics")
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["namespaceSelector"]["matchNames"] == [service["metadata"]["namespace"]]
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert (
+        endpoint["port"] in {p["name"] for p in service["spec"]["ports"]} and endpoint["path"] == "/metrics"
+    )
+
+
+def test_notes_show_a_first_semingest_that_the_crd_accepts(helm: Path):
+    from semingest_worker.spec import parse_spec
+
+    result = run_helm(
+        helm, "install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--dry-run=client", "--set",
+        "database.bundled.enabled=true",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    notes = result.stdout.split("NOTES:", 1)[1]
+    example = yaml.safe_load(notes.split("cat <<'YAML' | kubectl apply -f -\n", 1)[1].split("\nYAML\n", 1)[0])
+    assert example["kind"] == "SemIngest" and example["metadata"]["namespace"] == NAMESPACE
+    parsed = parse_spec(example["spec"])
+    assert parsed.backend == "native" and parsed.database.secret_name == "semingest-db"
+    assert "kubectl -n sem-system wait --for=condition=Succeeded semingest/first-ingest" in notes
+    assert "kubectl -n sem-system get semingest" in notes
+    assert f"rollout status deployment/{RELEASE}-semingest-operator" in notes
+
+
+def test_schema_check_is_not_vacuous(defaults):
+    """The strict Kubernetes schemas do catch a misspelt field in a rendered object."""
+    deployment = copy.deepcopy(one(defaults, "Deployment", "-operator"))
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["securityContext"]["readOnlyRootFileSystem"] = True  # wrong case: not a field
+    with pytest.raises(kubernetes_validate.ValidationError, match="readOnlyRootFileSystem"):
+        kubernetes_validate.validate(deployment, K8S_VERSION, strict=True)
