@@ -1,0 +1,122 @@
+"""Physical quantities written by SEM software, to SI units; and the plausible range of each.
+
+Lengths: fm, pm, Å, nm, µm (micro sign U+00B5, Greek mu U+03BC, "u", "um", "micron"), mm, cm, m.
+Voltages: mV, V, kV, MV (also "Volt", "Volts", "kVolt"). Magnifications: "105 X", "50.00 K X",
+"x1.00k", "x30,000", "2.5 M X".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from .values import number_and_rest
+
+# Length units as divisors of the value in metres: dividing by an exactly representable power of
+# ten gives the correctly rounded result ("5.825 nm" -> 5.825e-09, not 5.825000000000001e-09).
+LENGTH_UNITS_PER_M: dict[str, float] = {
+    "fm": 1e15,
+    "pm": 1e12,
+    "å": 1e10,
+    "a": 1e10,
+    "angstrom": 1e10,
+    "nm": 1e9,
+    "µm": 1e6,
+    "um": 1e6,
+    "u": 1e6,
+    "micron": 1e6,
+    "microns": 1e6,
+    "mm": 1e3,
+    "cm": 1e2,
+    "m": 1.0,
+}
+VOLTAGE_UNITS_V: dict[str, float] = {
+    "mv": 1e-3,
+    "v": 1.0,
+    "volt": 1.0,
+    "volts": 1.0,
+    "kv": 1e3,
+    "kvolt": 1e3,
+}  # "MV" (megavolt) is matched case-sensitively in parse_voltage_v
+
+# Plausible ranges (SI), inclusive. Outside: "absurd metadata" (value dropped, problem recorded).
+PLAUSIBLE: dict[str, tuple[float, float, str]] = {
+    "pixel_size_m": (1e-12, 1e-2, "m"),
+    "accelerating_voltage_v": (0.0, 1e6, "V"),
+    "working_distance_m": (0.0, 1.0, "m"),
+    "magnification": (1e-3, 1e8, "x"),
+    "databar_height_px": (0.0, 1e5, "px"),
+}
+
+_MICRO = ("\u00b5", "\u03bc")  # micro sign, Greek small mu
+
+
+def _unit_key(unit: str) -> str:
+    u = unit.strip().rstrip(".*").strip()
+    for micro in _MICRO:
+        if u.startswith(micro):
+            u = "µ" + u[1:]
+    return u
+
+
+def parse_length_m(text: str, default_unit: str | None = None) -> float | None:
+    """``"2.615 µm"`` -> 2.615e-06; None when there is no number or the unit is unknown."""
+    value, unit = number_and_rest(text)
+    if value is None:
+        return None
+    key = _unit_key(unit)
+    if not key:
+        if default_unit is None:
+            return None
+        key = default_unit
+    key = key.split()[0]
+    divisor = LENGTH_UNITS_PER_M.get(key) or LENGTH_UNITS_PER_M.get(key.lower())
+    if key == "M":  # "M" is never mega for lengths here; metres are written "m"
+        divisor = None
+    return value / divisor if divisor is not None else None
+
+
+def parse_voltage_v(text: str, default_unit: str | None = None) -> float | None:
+    """``"25.00 kV"`` -> 25000.0, ``"15000 Volt"`` -> 15000.0; None when unparseable."""
+    value, unit = number_and_rest(text)
+    if value is None:
+        return None
+    key = _unit_key(unit).split()[0] if _unit_key(unit) else (default_unit or "")
+    if not key:
+        return None
+    if key == "MV":
+        return value * 1e6
+    factor = VOLTAGE_UNITS_V.get(key.lower())
+    return value * factor if factor is not None else None
+
+
+_MAG = re.compile(r"^[xX×]?\s*$")
+
+
+def parse_magnification(text: str) -> float | None:
+    """``"105 X"``, ``"50.00 K X"``, ``"x1.00k"``, ``"x30,000"``, ``"95"`` -> a plain number."""
+    s = text.strip()
+    if s[:1] in ("x", "X", "×"):
+        s = s[1:]
+    value, rest = number_and_rest(s)
+    if value is None:
+        return None
+    rest = rest.replace(" ", "")
+    factor = 1.0
+    if rest[:1] in ("k", "K"):
+        factor, rest = 1e3, rest[1:]
+    elif rest[:1] == "M":
+        factor, rest = 1e6, rest[1:]
+    if not _MAG.match(rest):
+        return None
+    return value * factor
+
+
+def check_range(field: str, value: float | None, key: str) -> tuple[float | None, str | None]:
+    """(value, None) when plausible; (None, problem) when absurd. ``key`` names the source."""
+    if value is None:
+        return None, None
+    lo, hi, unit = PLAUSIBLE[field]
+    if not math.isfinite(value) or not lo <= value <= hi:
+        return None, f"absurd metadata: {key} = {value:g} {unit} outside [{lo:g}, {hi:g}]"
+    return value, None
