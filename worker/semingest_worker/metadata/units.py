@@ -10,25 +10,25 @@ from __future__ import annotations
 import math
 import re
 
-from .values import number_and_rest
+from .values import decimal_and_rest, number_and_rest
 
-# Length units as divisors of the value in metres: dividing by an exactly representable power of
-# ten gives the correctly rounded result ("5.825 nm" -> 5.825e-09, not 5.825000000000001e-09).
-LENGTH_UNITS_PER_M: dict[str, float] = {
-    "fm": 1e15,
-    "pm": 1e12,
-    "å": 1e10,
-    "a": 1e10,
-    "angstrom": 1e10,
-    "nm": 1e9,
-    "µm": 1e6,
-    "um": 1e6,
-    "u": 1e6,
-    "micron": 1e6,
-    "microns": 1e6,
-    "mm": 1e3,
-    "cm": 1e2,
-    "m": 1.0,
+# Length units as powers of ten of a metre; values are scaled exactly (in decimal), so
+# "2.615 µm" is 2.615e-06, not 2.6150000000000004e-06.
+LENGTH_UNIT_EXPONENTS: dict[str, int] = {
+    "fm": -15,
+    "pm": -12,
+    "å": -10,
+    "a": -10,
+    "angstrom": -10,
+    "nm": -9,
+    "µm": -6,
+    "um": -6,
+    "u": -6,
+    "micron": -6,
+    "microns": -6,
+    "mm": -3,
+    "cm": -2,
+    "m": 0,
 }
 VOLTAGE_UNITS_V: dict[str, float] = {
     "mv": 1e-3,
@@ -40,12 +40,12 @@ VOLTAGE_UNITS_V: dict[str, float] = {
 }  # "MV" (megavolt) is matched case-sensitively in parse_voltage_v
 
 # Plausible ranges (SI), inclusive. Outside: "absurd metadata" (value dropped, problem recorded).
-PLAUSIBLE: dict[str, tuple[float, float, str]] = {
-    "pixel_size_m": (1e-12, 1e-2, "m"),
-    "accelerating_voltage_v": (0.0, 1e6, "V"),
-    "working_distance_m": (0.0, 1.0, "m"),
-    "magnification": (1e-3, 1e8, "x"),
-    "databar_height_px": (0.0, 1e5, "px"),
+PLAUSIBLE: dict[str, tuple[float, float, str, str]] = {
+    "pixel_size_m": (1e-12, 1e-2, "m", "pixel size"),
+    "accelerating_voltage_v": (0.0, 1e6, "V", "accelerating voltage"),
+    "working_distance_m": (0.0, 1.0, "m", "working distance"),
+    "magnification": (1e-3, 1e8, "x", "magnification"),
+    "databar_height_px": (0.0, 1e5, "px", "data bar height"),
 }
 
 _MICRO = ("\u00b5", "\u03bc")  # micro sign, Greek small mu
@@ -61,7 +61,7 @@ def _unit_key(unit: str) -> str:
 
 def parse_length_m(text: str, default_unit: str | None = None) -> float | None:
     """``"2.615 µm"`` -> 2.615e-06; None when there is no number or the unit is unknown."""
-    value, unit = number_and_rest(text)
+    value, unit = decimal_and_rest(text)
     if value is None:
         return None
     key = _unit_key(unit)
@@ -70,10 +70,15 @@ def parse_length_m(text: str, default_unit: str | None = None) -> float | None:
             return None
         key = default_unit
     key = key.split()[0]
-    divisor = LENGTH_UNITS_PER_M.get(key) or LENGTH_UNITS_PER_M.get(key.lower())
-    if key == "M":  # "M" is never mega for lengths here; metres are written "m"
-        divisor = None
-    return value / divisor if divisor is not None else None
+    if key == "M":  # never mega for a length; metres are written "m"
+        return None
+    exponent = LENGTH_UNIT_EXPONENTS.get(key, LENGTH_UNIT_EXPONENTS.get(key.lower()))
+    if exponent is None:
+        return None
+    try:
+        return float(value.scaleb(exponent))
+    except (ArithmeticError, ValueError):
+        return None
 
 
 def parse_voltage_v(text: str, default_unit: str | None = None) -> float | None:
@@ -116,7 +121,7 @@ def check_range(field: str, value: float | None, key: str) -> tuple[float | None
     """(value, None) when plausible; (None, problem) when absurd. ``key`` names the source."""
     if value is None:
         return None, None
-    lo, hi, unit = PLAUSIBLE[field]
+    lo, hi, unit, what = PLAUSIBLE[field]
     if not math.isfinite(value) or not lo <= value <= hi:
-        return None, f"absurd metadata: {key} = {value:g} {unit} outside [{lo:g}, {hi:g}]"
+        return None, f"absurd metadata: {what} {key} = {value:g} {unit} outside [{lo:g}, {hi:g}]"
     return value, None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import math
 import re
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 RAW_MAX_STR = 4096  # longest string kept in a ``raw`` vendor dictionary
@@ -87,8 +88,8 @@ def json_safe(value: Any, *, max_str: int = RAW_MAX_STR, depth: int = 0) -> Any:
     return json_safe(str(value), max_str=max_str)
 
 
-def number_and_rest(text: str) -> tuple[float | None, str]:
-    """The first number in ``text`` and what follows it (its unit), stripped.
+def decimal_and_rest(text: str) -> tuple[Decimal | None, str]:
+    """The first number in ``text`` as an exact ``Decimal``, and what follows it (its unit).
 
     Accepts ``2.614514e-006``, `` 50.00``, ``30,000`` / ``1,000,000.5`` (comma before exactly
     three digits: thousands separator) and ``2,5`` (any other comma: decimal comma).
@@ -99,10 +100,16 @@ def number_and_rest(text: str) -> tuple[float | None, str]:
     s = m.group(0)
     s = s.replace(",", "") if m.group("thousands") else s.replace(",", ".")
     try:
-        value = float(s)
-    except ValueError:
+        value = Decimal(s)
+    except InvalidOperation:
         return None, text.strip()
     return value, text[m.end() :].strip()
+
+
+def number_and_rest(text: str) -> tuple[float | None, str]:
+    """Like ``decimal_and_rest`` with a float."""
+    value, rest = decimal_and_rest(text)
+    return (float(value) if value is not None else None), rest
 
 
 def parse_number(text: str) -> float | None:
