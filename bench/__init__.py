@@ -1,0 +1,1 @@
+"""The benchmark (``make bench``): corpus cache, timed ingest runs, the reference, the report."""

@@ -1,0 +1,209 @@
+"""One timed ingest run: ``semingest run DIR --db URL --master local[N] --json`` in a fresh database.
+
+Measured from outside the process: wall seconds (everything: Python and JVM start-up, Spark
+session, listing, the work, the summary), the CPU seconds the whole process tree used (from
+``getrusage(RUSAGE_CHILDREN)``; Spark's Python workers are reaped by their daemon, the daemon by
+the JVM, the JVM by the CLI, so their time is included once the CLI has exited) and the peak RSS.
+Measured by the run itself (its ``--json``): ``seconds`` and ``stage_seconds``.
+
+Databases: SQLite in a fresh file; MariaDB in a fresh database ``semingest_bench_<id>`` created
+before and dropped after each run (its row counts are read before the drop).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MARIADB_SERVER_URL = os.environ.get("SEMINGEST_BENCH_MARIADB", "mysql+pymysql://root@127.0.0.1:3306")
+
+
+class IngestFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class IngestRun:
+    database: str  # "sqlite" or "mariadb"
+    master: str  # "local[1]", ...
+    repetition: int
+    wall_seconds: float
+    cpu_seconds: float  # user + system of the whole process tree
+    max_rss_mb: float
+    report: dict[str, Any]  # the run's own --json summary
+    table_rows: dict[str, int] = field(default_factory=dict)  # rows per table after the run
+
+    @property
+    def images(self) -> int:
+        """Files handled by this run (new files: processed ones, failed ones and duplicates)."""
+        r = self.report
+        return int(r.get("processed", 0)) + int(r.get("failed", 0))
+
+    @property
+    def run_seconds(self) -> float | None:
+        value = self.report.get("seconds")
+        return float(value) if value is not None else None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "database": self.database,
+            "master": self.master,
+            "repetition": self.repetition,
+            "images": self.images,
+            "wall_seconds": self.wall_seconds,
+            "run_seconds": self.run_seconds,
+            "cpu_seconds": self.cpu_seconds,
+            "max_rss_mb": self.max_rss_mb,
+            "table_rows": self.table_rows,
+            "report": self.report,
+        }
+
+
+def semingest_executable() -> str:
+    """The ``semingest`` console script of the interpreter running the benchmark."""
+    candidate = Path(sys.executable).parent / "semingest"
+    if candidate.is_file():
+        return str(candidate)
+    raise IngestFailed(f"no semingest console script beside {sys.executable} (run `make setup`)")
+
+
+@contextmanager
+def fresh_database(kind: str, workdir: Path) -> Iterator[str]:
+    """A URL to a new, empty database of ``kind``; removed afterwards."""
+    if kind == "sqlite":
+        workdir.mkdir(parents=True, exist_ok=True)
+        path = workdir / f"bench-{uuid.uuid4().hex[:10]}.db"
+        try:
+            yield f"sqlite:///{path}"
+        finally:
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    if kind != "mariadb":
+        raise ValueError(f"unknown database kind {kind!r}")
+    import sqlalchemy as sa
+
+    name = f"semingest_bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(f"{MARIADB_SERVER_URL}/")
+    try:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
+        yield f"{MARIADB_SERVER_URL}/{name}?charset=utf8mb4"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
+
+
+def check_mariadb() -> str | None:
+    """None when the MariaDB server answers, else the reason it does not."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"{MARIADB_SERVER_URL}/", pool_pre_ping=True)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure is the same verdict
+        return f"MariaDB at {MARIADB_SERVER_URL} is unreachable (run `make db-up`): {exc}"
+    finally:
+        engine.dispose()
+
+
+def count_rows(url: str) -> dict[str, int]:
+    """Rows per table in the database at ``url``."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        names = sa.inspect(engine).get_table_names()
+        with engine.connect() as conn:
+            quote = engine.dialect.identifier_preparer.quote
+            return {
+                n: int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {quote(n)}")).scalar_one())  # noqa: S608 - names from the inspector
+                for n in names
+            }
+    finally:
+        engine.dispose()
+
+
+def run_ingest(
+    images_dir: Path,
+    database: str,
+    master: str,
+    repetition: int,
+    workdir: Path,
+    *,
+    extra_args: tuple[str, ...] = (),
+    timeout: float = 3600.0,
+) -> IngestRun:
+    """Ingest ``images_dir`` once into a fresh ``database`` with Spark ``master``; time it."""
+    with fresh_database(database, workdir) as url:
+        cmd = [
+            semingest_executable(),
+            "run",
+            str(images_dir),
+            "--db",
+            url,
+            "--master",
+            master,
+            "--json",
+            *extra_args,
+        ]
+        env = dict(os.environ)
+        env.setdefault("PYSPARK_PYTHON", sys.executable)
+        env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        log = workdir / f"{database}-{master.replace('[', '').replace(']', '')}-{repetition}.log"
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        with open(log, "wb") as err:
+            proc = subprocess.run(
+                cmd, stdout=subprocess.PIPE, stderr=err, env=env, timeout=timeout, check=False
+            )
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if proc.returncode != 0:
+            tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+            raise IngestFailed(f"{' '.join(cmd[:1] + cmd[1:])} exited {proc.returncode}:\n{tail}")
+        report = _last_json_object(proc.stdout.decode("utf-8", errors="replace"))
+        if report is None:
+            raise IngestFailed(f"semingest run --json printed no JSON object (stderr in {log})")
+        rows = count_rows(url)
+    return IngestRun(
+        database=database,
+        master=master,
+        repetition=repetition,
+        wall_seconds=wall,
+        cpu_seconds=(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        max_rss_mb=after.ru_maxrss / 1024.0,
+        report=report,
+        table_rows=rows,
+    )
+
+
+def _last_json_object(text: str) -> dict[str, Any] | None:
+    """The last line of ``text`` that parses as a JSON object (the CLI prints one at the end)."""
+    for line in reversed(text.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(value, dict):
+                return value
+    try:  # a pretty-printed object over several lines
+        value = json.loads(text[text.index("{") :])
+        return value if isinstance(value, dict) else None
+    except (ValueError, json.JSONDecodeError):
+        return None

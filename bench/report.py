@@ -1,0 +1,273 @@
+"""Turns the timed runs into ``build/bench.json`` and the Markdown table ``build/bench.md``.
+
+Definitions (also in docs/benchmark.md):
+
+* images: files a run handled (processed + failed; duplicates are processed files);
+* images/s end to end: images / wall seconds of the whole ``semingest run`` process (Python and
+  JVM start-up, Spark session, listing, work, summary); "excluding start-up": images / the run's
+  own ``seconds``; both are medians over the repetitions of one configuration;
+* stage seconds per image: the run's ``stage_seconds`` (summed over all tasks, Spark-free: the
+  time spent inside each stage's code) / images;
+* stage scaling (1 -> 2 cores): 2 x (stage seconds per image at local[1]) / (at local[2]); a
+  stage that slows down per image when two tasks run at once (a lock, a contended database)
+  shows a value under 2;
+* database rows/s: rows in all tables except ``ingest_runs`` / the database stage's seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+from collections.abc import Iterable
+from typing import Any
+
+from bench.ingest import IngestRun
+
+STAGES = ("metadata", "scalebar", "inference", "database")
+TARGETS = {
+    "images_per_second_per_core": 20.0,
+    "speedup_vs_reference": 10.0,
+    "scaling_2_over_1": 1.7,
+    "database_stage_scaling": 1.7,
+}
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b not in (None, 0) else None
+
+
+def _cores(master: str) -> int:
+    inner = master[master.find("[") + 1 : master.find("]")]
+    return (os.cpu_count() or 1) if inner == "*" else int(inner)
+
+
+def _key(master: str) -> str:
+    return "local" + master[master.find("[") + 1 : master.find("]")]
+
+
+def _stage_seconds(run: IngestRun, stage: str) -> float | None:
+    value = (run.report.get("stage_seconds") or {}).get(stage)
+    return float(value) if value is not None else None
+
+
+def _data_rows(run: IngestRun) -> int:
+    return sum(n for table, n in run.table_rows.items() if table != "ingest_runs")
+
+
+def summarise_configuration(runs: list[IngestRun]) -> dict[str, Any]:
+    """Medians for one (database, master) over its repetitions."""
+    images = runs[0].images
+    wall = _median(r.wall_seconds for r in runs)
+    run_s = _median(r.run_seconds for r in runs)
+    stage_per_image = {
+        s: _median(
+            (_stage_seconds(r, s) / r.images) if r.images and _stage_seconds(r, s) is not None else None
+            for r in runs
+        )
+        for s in STAGES
+    }
+    db_rates = [
+        _data_rows(r) / _stage_seconds(r, "database")
+        for r in runs
+        if (_stage_seconds(r, "database") or 0) > 0
+    ]
+    return {
+        "repetitions": len(runs),
+        "images": images,
+        "wall_seconds": {"median": wall, "all": [r.wall_seconds for r in runs]},
+        "run_seconds": {"median": run_s, "all": [r.run_seconds for r in runs]},
+        "startup_seconds": _median(r.wall_seconds - r.run_seconds for r in runs if r.run_seconds is not None),
+        "images_per_second": _ratio(images, wall),
+        "images_per_second_excluding_startup": _ratio(images, run_s),
+        "cpu_seconds_per_image": _median(r.cpu_seconds / r.images for r in runs if r.images),
+        "stage_seconds_per_image": stage_per_image,
+        "database_rows": _median(_data_rows(r) for r in runs),
+        "database_rows_per_second": _median(db_rates),
+        "table_rows": runs[-1].table_rows,
+        "counts": {
+            k: runs[-1].report.get(k) for k in ("discovered", "skipped", "processed", "failed", "duplicates")
+        },
+    }
+
+
+def build_report(
+    *,
+    runs: list[IngestRun],
+    corpus: dict[str, Any],
+    reference: dict[str, Any] | None,
+    reference_error: str | None,
+    inference: dict[str, Any] | None,
+    inference_error: str | None,
+    headline_database: str,
+    settings: dict[str, Any],
+) -> dict[str, Any]:
+    by_db: dict[str, dict[str, Any]] = {}
+    for db in sorted({r.database for r in runs}):
+        for master in sorted({r.master for r in runs if r.database == db}, key=_cores):
+            group = [r for r in runs if r.database == db and r.master == master]
+            by_db.setdefault(db, {})[_key(master)] = summarise_configuration(group)
+    head = by_db.get(headline_database) or next(iter(by_db.values()), {})
+    one, two = head.get("local1", {}), head.get("local2", {})
+    ips = {k: v.get("images_per_second") for k, v in head.items()}
+    ips_ex = {k: v.get("images_per_second_excluding_startup") for k, v in head.items()}
+    stage_scaling = {
+        s: _ratio(
+            2 * (one.get("stage_seconds_per_image", {}).get(s) or 0) or None,
+            two.get("stage_seconds_per_image", {}).get(s),
+        )
+        for s in STAGES
+    }
+    ref_ips = reference.get("images_per_second") if reference else None
+    per_core = ips.get("local1")
+    report: dict[str, Any] = {
+        "images": one.get("images") or two.get("images"),
+        "image_size": list(corpus.get("size", ())),
+        "cores": os.cpu_count(),
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "processor": platform.processor(),
+        },
+        "headline_database": headline_database,
+        "images_per_second": ips,
+        "images_per_second_excluding_startup": ips_ex,
+        "images_per_second_per_core": per_core,
+        "images_per_second_per_core_excluding_startup": ips_ex.get("local1"),
+        "scaling_2_over_1": _ratio(ips.get("local2"), ips.get("local1")),
+        "scaling_2_over_1_excluding_startup": _ratio(ips_ex.get("local2"), ips_ex.get("local1")),
+        "startup_seconds": one.get("startup_seconds"),
+        "stage_seconds_per_image": one.get("stage_seconds_per_image"),
+        "stage_seconds_per_image_local2": two.get("stage_seconds_per_image"),
+        "stage_scaling_2_over_1": stage_scaling,
+        "database_rows_per_second": (by_db.get("mariadb", {}).get("local1") or {}).get(
+            "database_rows_per_second"
+        ),
+        "database_rows_per_second_local2_per_task": (by_db.get("mariadb", {}).get("local2") or {}).get(
+            "database_rows_per_second"
+        ),
+        "reference_images_per_second": ref_ips,
+        "speedup_vs_reference": _ratio(per_core, ref_ips),
+        "speedup_vs_reference_excluding_startup": _ratio(ips_ex.get("local1"), ref_ips),
+        "reference": reference,
+        "reference_error": reference_error,
+        "inference": inference,
+        "inference_error": inference_error,
+        "by_database": by_db,
+        "repetitions": settings.get("repetitions"),
+        "medians": "every figure above is the median over the repetitions of its configuration",
+        "settings": settings,
+        "corpus": corpus,
+        "raw": [r.as_json() for r in runs],
+    }
+    report["targets"] = _targets(report)
+    return report
+
+
+def _targets(r: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    checks = {
+        "images_per_second_per_core": r["images_per_second_per_core"],
+        "speedup_vs_reference": r["speedup_vs_reference"],
+        "scaling_2_over_1": r["scaling_2_over_1"],
+        "database_stage_scaling": r["stage_scaling_2_over_1"].get("database"),
+    }
+    for name, value in checks.items():
+        goal = TARGETS[name]
+        out[name] = {"target": goal, "value": value, "met": None if value is None else value >= goal}
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+def _f(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value * 1000:.1f}"
+
+
+def render_markdown(r: dict[str, Any]) -> str:
+    lines = [
+        f"# semingest benchmark: {r['images']} synthetic {r['image_size'][0]}x{r['image_size'][1]} SEM images, "
+        f"{r['cores']} cores",
+        "",
+        f"Medians over {r['repetitions']} repetitions. End to end = wall time of `semingest run` including "
+        "Python/JVM start-up; excl. start-up = the run's own `seconds`. Inference "
+        + (
+            "on."
+            if any(
+                (c.get("stage_seconds_per_image") or {}).get("inference")
+                for d in r["by_database"].values()
+                for c in d.values()
+            )
+            else "off (no model)."
+        ),
+        "",
+        "| database | master | images/s end to end | images/s excl. start-up | wall s | start-up s | CPU s/image |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for db, configs in r["by_database"].items():
+        for key, c in configs.items():
+            lines.append(
+                f"| {db} | {key} | {_f(c['images_per_second'])} | {_f(c['images_per_second_excluding_startup'])} | "
+                f"{_f(c['wall_seconds']['median'])} | {_f(c['startup_seconds'])} | {_ms(c['cpu_seconds_per_image'])} ms |"
+            )
+    lines += [
+        "",
+        "Per-stage cost inside the pipeline (ms per image, summed over tasks; scaling = 2 x local1/local2 per image):",
+        "",
+        "| stage | "
+        + " | ".join(f"{db} {k}" for db, cs in r["by_database"].items() for k in cs)
+        + " | scaling 1->2 |",
+        "| --- | " + " | ".join("---:" for cs in r["by_database"].values() for _ in cs) + " | ---: |",
+    ]
+    for s in STAGES:
+        cells = [
+            _ms(c["stage_seconds_per_image"].get(s)) for cs in r["by_database"].values() for c in cs.values()
+        ]
+        lines.append(f"| {s} | " + " | ".join(cells) + f" | {_f(r['stage_scaling_2_over_1'].get(s), 2)} |")
+    mdb = r["by_database"].get("mariadb", {})
+    if mdb:
+        lines += [
+            "",
+            "MariaDB rows per database-stage second: "
+            + ", ".join(f"{k}: {_f(c.get('database_rows_per_second'), 0)}" for k, c in mdb.items())
+            + f" ({_f((mdb.get('local1') or {}).get('database_rows'), 0)} rows per run).",
+        ]
+    ref = r.get("reference")
+    lines += ["", "Reference (PyPI sem-meta 0.1.1, own venv, one core):", ""]
+    if ref:
+        spi = ref.get("seconds_per_image", {})
+        lines += [
+            f"- {ref['images']} images; metadata {_ms(spi.get('metadata'))} ms/image, OCR {_ms(spi.get('ocr'))} ms/image; "
+            f"{_f(ref.get('images_per_second'), 2)} images/s; pixel size read for {ref.get('ocr_pixel_size_read')} images"
+            + (
+                f", within 3 % of the truth for {ref['ocr_within_3_percent']}"
+                if "ocr_within_3_percent" in ref
+                else ""
+            )
+            + ".",
+        ]
+        for stage, why in (ref.get("stages_not_run") or {}).items():
+            lines.append(f"- {stage}: not run here: {why}")
+    else:
+        lines.append(f"- not run: {r.get('reference_error')}")
+    inf = r.get("inference")
+    if inf or r.get("inference_error"):
+        lines += ["", "Inference (bench/inference_bench.py, MobileNetV2-sized, weights=None):", ""]
+        lines.append(f"- {inf}" if inf else f"- not run: {r.get('inference_error')}")
+    lines += ["", "| target | goal | measured | met |", "| --- | ---: | ---: | --- |"]
+    for name, t in r["targets"].items():
+        met = "—" if t["met"] is None else ("yes" if t["met"] else "**no**")
+        lines.append(f"| {name} | >= {_f(t['target'])} | {_f(t['value'], 2)} | {met} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,121 @@
+"""The benchmark works end to end at a tiny size (CI's ``BENCH_IMAGES=20``).
+
+Not a timed test: it proves that ``bench/run_bench.py`` generates the corpus, ingests it with
+local[1] and local[2] into SQLite and MariaDB, runs the reference in its own venv, and writes a
+``bench.json`` whose figures are present and sane (positive, finite, consistent with each other)
+plus the Markdown table. No speed is asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGES = 20
+
+pytestmark = [pytest.mark.mariadb, pytest.mark.spark]
+
+
+def _positive(value) -> bool:
+    return (
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    )
+
+
+@pytest.fixture(scope="module")
+def bench_output(tmp_path_factory, mariadb_server: str) -> tuple[dict, str, Path]:
+    out = tmp_path_factory.mktemp("bench")
+    cmd = [
+        sys.executable,
+        str(REPO / "bench" / "run_bench.py"),
+        "--images",
+        str(IMAGES),
+        "--out",
+        str(out),
+        "--cache",
+        str(out / "cache"),
+        "--repetitions",
+        "1",
+        "--no-inference",
+    ]
+    env = dict(os.environ, SEMINGEST_BENCH_MARIADB=mariadb_server)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=900, check=False)
+    assert proc.returncode == 0, f"run_bench.py exited {proc.returncode}:\n{proc.stderr[-4000:]}"
+    report = json.loads((out / "bench.json").read_text(encoding="utf-8"))
+    markdown = (out / "bench.md").read_text(encoding="utf-8")
+    return report, markdown, out
+
+
+def test_bench_json_has_the_headline_fields_as_sane_numbers(bench_output):
+    r, _, _ = bench_output
+    assert r["images"] == IMAGES
+    assert r["cores"] == os.cpu_count()
+    assert set(r["images_per_second"]) == {"local1", "local2"}
+    for key in ("local1", "local2"):
+        assert _positive(r["images_per_second"][key])
+        # excluding JVM start-up can only be faster than end to end
+        assert r["images_per_second_excluding_startup"][key] >= r["images_per_second"][key]
+    assert r["images_per_second_per_core"] == r["images_per_second"]["local1"]
+    assert _positive(r["scaling_2_over_1"])
+    assert r["scaling_2_over_1"] == pytest.approx(
+        r["images_per_second"]["local2"] / r["images_per_second"]["local1"]
+    )
+    assert _positive(r["startup_seconds"])
+
+
+def test_bench_json_has_per_stage_seconds_and_database_rate(bench_output):
+    r, _, _ = bench_output
+    stages = r["stage_seconds_per_image"]
+    assert set(stages) == {"metadata", "scalebar", "inference", "database"}
+    for stage in ("metadata", "scalebar", "database"):
+        assert _positive(stages[stage]), stage
+    assert stages["inference"] is None or stages["inference"] >= 0  # no model: skipped
+    assert _positive(r["database_rows_per_second"])
+    # every image leaves rows in several tables: more rows than images
+    assert r["by_database"]["mariadb"]["local1"]["database_rows"] > IMAGES
+
+
+def test_bench_ran_every_configuration_into_both_databases(bench_output):
+    r, _, _ = bench_output
+    assert set(r["by_database"]) == {"sqlite", "mariadb"}
+    configs = {(run["database"], run["master"]) for run in r["raw"]}
+    assert configs == {(db, m) for db in ("sqlite", "mariadb") for m in ("local[1]", "local[2]")}
+    for run in r["raw"]:
+        rep = run["report"]
+        assert rep["processed"] + rep["failed"] == IMAGES
+        assert rep["duplicates"] >= 1  # the generator plants 5 % duplicates
+        assert run["table_rows"]["images"] == IMAGES - rep["duplicates"]
+        assert _positive(run["wall_seconds"]) and run["wall_seconds"] >= run["run_seconds"]
+    assert r["repetitions"] == 1
+
+
+def test_bench_ran_the_reference_in_its_own_venv(bench_output):
+    r, _, _ = bench_output
+    ref = r["reference"]
+    assert ref is not None, r["reference_error"]
+    assert ref["package"] == "sem-meta==0.1.1"
+    assert ref["images"] == IMAGES
+    assert "metadata" in ref["stages_run"]
+    assert _positive(r["reference_images_per_second"])
+    assert r["speedup_vs_reference"] == pytest.approx(
+        r["images_per_second_per_core"] / r["reference_images_per_second"]
+    )
+    assert (REPO / "build" / "ref-venv" / "bin" / "python").is_file()
+    # the reference is not in the project's venv
+    probe = subprocess.run([sys.executable, "-c", "import sem_meta"], capture_output=True, check=False)
+    assert probe.returncode != 0
+
+
+def test_bench_md_is_a_table_of_the_same_figures(bench_output):
+    r, md, _ = bench_output
+    assert "| database | master | images/s end to end |" in md
+    assert f"{r['images_per_second']['local1']:.1f}" in md
+    for target in ("images_per_second_per_core", "speedup_vs_reference", "scaling_2_over_1"):
+        assert target in md
