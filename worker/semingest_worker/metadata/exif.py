@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from PIL import ExifTags, TiffTags
 
-from .values import clean_text, decode_bytes
+from .values import clean_text, decode_bytes, tiff_text
 
 if TYPE_CHECKING:
     from ..imageio import DecodedImage
@@ -202,7 +202,7 @@ def _as_text(tag: int, value: Any) -> str | None:
     if isinstance(value, bytes | bytearray):
         text = _bytes_text(tag, bytes(value))
     elif isinstance(value, str):
-        text = value
+        text = tiff_text(value)
     elif isinstance(value, tuple | list):
         if len(value) == 1:
             return _as_text(tag, value[0])

@@ -14,7 +14,7 @@ from typing import Any
 
 from .reading import VendorReading
 from .sidecars import parse_ini
-from .values import decode_bytes, parse_number
+from .values import parse_number, tiff_text
 
 TAG = 34682
 XML_TAG = 34680
@@ -22,7 +22,7 @@ SOURCE = f"tiff:{TAG}"
 
 
 def read(value: Any, xml_value: Any = None) -> VendorReading:
-    text = value if isinstance(value, str) else decode_bytes(bytes(value))
+    text = tiff_text(value)
     reading = VendorReading(vendor="fei", source=SOURCE)
     sections = parse_ini(text)
     if not any(name for name in sections):
@@ -34,9 +34,7 @@ def read(value: Any, xml_value: Any = None) -> VendorReading:
         return reading
     reading.raw = dict(sections)
     if xml_value is not None:
-        reading.raw[f"tiff:{XML_TAG}"] = (
-            xml_value if isinstance(xml_value, str) else decode_bytes(bytes(xml_value))
-        )
+        reading.raw[f"tiff:{XML_TAG}"] = tiff_text(xml_value)
 
     def get(*refs: tuple[str, str]) -> tuple[str, str] | None:
         for section, key in refs:

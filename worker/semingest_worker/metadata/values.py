@@ -35,6 +35,21 @@ def decode_bytes(data: bytes) -> str:
         return data.decode("cp1252", "replace")
 
 
+def tiff_text(value: Any) -> str:
+    """A text tag's value as text. Pillow decodes ASCII tags as latin-1, which is lossless:
+    re-encode and decode properly, so UTF-8 text ("µm" as C2 B5) does not stay mojibake."""
+    if isinstance(value, str):
+        try:
+            return decode_bytes(value.encode("latin-1"))
+        except UnicodeEncodeError:  # not from Pillow's latin-1 decoding: already proper text
+            return value
+    if isinstance(value, bytes | bytearray):
+        return decode_bytes(bytes(value))
+    if isinstance(value, tuple | list) and all(isinstance(v, int) for v in value):
+        return decode_bytes(bytes(v & 0xFF for v in value))  # written as BYTE/SHORT values
+    return str(value)
+
+
 def _looks_utf16(data: bytes) -> bool:
     """UTF-16 without a BOM: every other byte of ASCII-range text is NUL."""
     sample = data[:512]

@@ -15,7 +15,7 @@ from typing import Any
 
 from .reading import VendorReading
 from .units import parse_length_m, parse_magnification, parse_voltage_v
-from .values import clean_text, decode_bytes
+from .values import clean_text, tiff_text
 
 TAG = 34118
 SOURCE = f"tiff:{TAG}"
@@ -46,8 +46,8 @@ def parse_pairs(text: str) -> dict[str, tuple[str, str]]:
 
 
 def read(value: Any) -> VendorReading:
-    text = value if isinstance(value, str) else decode_bytes(bytes(value))
     reading = VendorReading(vendor="zeiss", source=SOURCE)
+    text = tiff_text(value)
     pairs = parse_pairs(text)
     if not pairs:
         reading.raw = {"_undecoded_text": text[:2000]}
