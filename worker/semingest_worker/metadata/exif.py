@@ -62,7 +62,7 @@ _SKIPPED_TAGS = frozenset(
 # Types of EXIF tags Pillow names but does not type (EXIF 2.32 / TIFF-EP / DNG).
 _INT_TAGS = frozenset(
     {
-        344, 345, 346, 351, 4097, 4098, 18246, 18249, 34850, 34859, 34864, 34865, 34866,
+        344, 345, 346, 351, 4097, 4098, 18246, 18249, 34850, 34855, 34857, 34859, 34864, 34865, 34866,
         34867, 34868, 34869, 37383, 37384, 37385, 37393, 40961, 40962, 40963, 41488, 41495,
         41985, 41986, 41987, 41989, 41990, 41991, 41992, 41993, 41994, 41996, 42080, 50711,
         50717, 50733, 50778, 50779, 50941, 50970, 50975,
@@ -77,7 +77,11 @@ _FLOAT_TAGS = frozenset(
 )  # fmt: skip
 _XP_TAGS = frozenset({40091, 40092, 40093, 40094, 40095})  # Windows Explorer: UTF-16LE bytes
 _USER_COMMENT = 37510
-_NAME_OVERRIDES = {700: "xmp", 37398: "tiff_ep_standard_id"}
+_NAME_OVERRIDES = {
+    346: "indexed_image",
+    700: "xmp",
+    37398: "tiff_ep_standard_id",
+}  # "indexed": SQLite keyword
 _TIFF_INT_TYPES = {1, 3, 4, 6, 8, 9, 13, 16, 17}  # BYTE SHORT LONG SBYTE SSHORT SLONG IFD LONG8...
 _TIFF_FLOAT_TYPES = {5, 10, 11, 12}  # RATIONAL SRATIONAL FLOAT DOUBLE
 
