@@ -1,0 +1,88 @@
+"""``semingest render -f ingest.yaml``: print the manifests the operator would create (a dry run)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+import yaml
+
+from semingest_operator.render import render_run
+from semingest_operator.render.run import DEFAULT_DRIVER_SERVICE_ACCOUNT
+from semingest_worker.spec import API_VERSION, KIND, SpecError
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (the executor pod template) as readable literal blocks."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def to_yaml(manifest: dict[str, Any]) -> str:
+    return yaml.dump(manifest, Dumper=_Dumper, sort_keys=False, width=120)
+
+
+def _documents(path: str) -> list[dict[str, Any]]:
+    if path == "-":
+        docs = list(yaml.safe_load_all(sys.stdin))
+    else:
+        with open(path, encoding="utf-8") as fh:
+            docs = list(yaml.safe_load_all(fh))
+    return [d for d in docs if isinstance(d, dict) and d.get("kind") == KIND]
+
+
+def render_main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="semingest render", description=__doc__)
+    p.add_argument(
+        "-f", "--filename", required=True, help="a YAML file with SemIngest documents ('-' for stdin)"
+    )
+    p.add_argument(
+        "--default-image",
+        default=os.environ.get("SEMINGEST_DEFAULT_IMAGE"),
+        help="worker image when the spec has none",
+    )
+    p.add_argument(
+        "--driver-service-account",
+        default=os.environ.get("SEMINGEST_DRIVER_SERVICE_ACCOUNT") or DEFAULT_DRIVER_SERVICE_ACCOUNT,
+    )
+    args = p.parse_args(argv)
+    try:
+        docs = _documents(args.filename)
+    except (OSError, yaml.YAMLError) as exc:
+        print(f"error: cannot read {args.filename}: {exc}", file=sys.stderr)
+        return 2
+    if not docs:
+        print(f"error: {args.filename} holds no {KIND} ({API_VERSION}) document", file=sys.stderr)
+        return 2
+    chunks: list[str] = []
+    for doc in docs:
+        name = (doc.get("metadata") or {}).get("name", "?")
+        if doc.get("apiVersion") != API_VERSION:
+            print(f"error: {KIND} {name}: apiVersion must be {API_VERSION}", file=sys.stderr)
+            return 1
+        try:
+            rendered = render_run(
+                doc, default_image=args.default_image, driver_service_account=args.driver_service_account
+            )
+        except SpecError as exc:
+            print(f"error: {KIND} {name}: invalid spec: {exc.field}: {exc.message}", file=sys.stderr)
+            return 1
+        for i, manifest in enumerate(rendered.manifests):
+            text = to_yaml(manifest)
+            if i == 0:
+                text = f"# SemIngest {name}: run {rendered.run}; {rendered.sizing.reason}\n{text}"
+            chunks.append(text)
+    sys.stdout.write("---\n".join(chunks))
+    return 0
+
+
+def main() -> int:  # pragma: no cover - `semingest render` goes through the worker's CLI
+    return render_main(sys.argv[1:])

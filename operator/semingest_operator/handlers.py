@@ -1,0 +1,143 @@
+"""kopf handlers: thin wrappers that hand a SemIngest to the Controller and apply its status patch.
+
+``build_registry()`` returns a registry holding every handler, so the operator (``__main__``)
+and the tests run exactly the same handlers, each with their own configuration and API server.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import kopf
+
+from semingest_operator.controller import Controller, OperatorConfig
+from semingest_operator.kube import ApiError, KubeApi
+from semingest_operator.metrics import Metrics
+from semingest_worker.spec import GROUP, PLURAL, VERSION
+
+RESOURCE = (GROUP, VERSION, PLURAL)
+FINALIZER = f"{GROUP}/finalizer"
+BACKOFF_BASE = 2.0
+BACKOFF_MAX = 60.0
+
+
+def backoff(retry: int) -> float:
+    """Exponential back-off with jitter for temporary API errors."""
+    return min(BACKOFF_MAX, BACKOFF_BASE * 2**retry) * (0.75 + random.random() / 2)  # noqa: S311
+
+
+class _Connection:
+    """The API connection, set at login (kopf calls the login handler before anything else)."""
+
+    def __init__(self, fixed: kopf.ConnectionInfo | None):
+        self.fixed = fixed
+        self.controller: Controller | None = None
+
+
+def build_registry(
+    config: OperatorConfig,
+    metrics: Metrics,
+    *,
+    connection: kopf.ConnectionInfo | None = None,
+    registry: kopf.OperatorRegistry | None = None,
+) -> kopf.OperatorRegistry:
+    """Register the operator's handlers. ``connection``: a fixed API server (tests), else the
+    in-cluster service account, else kopf's usual logins (kubernetes_asyncio, kubeconfig)."""
+    registry = registry if registry is not None else kopf.OperatorRegistry()
+    conn = _Connection(connection)
+
+    @kopf.on.startup(registry=registry)
+    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        # The status schema is structural: kopf keeps its progress in annotations, not status.kopf.
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+            prefix=GROUP, key="last-handled-configuration"
+        )
+        settings.persistence.finalizer = FINALIZER
+        settings.posting.level = logging.INFO
+        settings.execution.max_workers = 8
+
+    @kopf.on.login(registry=registry)
+    async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        if conn.fixed is not None:
+            info = conn.fixed
+            api = KubeApi.from_connection(info)
+        else:
+            api = KubeApi.in_cluster()
+            info = None
+            if api is not None:
+                info = kopf.login_with_service_account(**kwargs)
+            else:
+                try:
+                    info = await kopf.login_via_async_client(**kwargs)
+                except Exception:  # noqa: BLE001 - kubernetes_asyncio missing or unconfigured
+                    info = kopf.login_with_kubeconfig(**kwargs)
+                if info is not None:
+                    api = KubeApi.from_connection(info)
+        if api is not None:
+            conn.controller = Controller(api, config, metrics)
+        return info
+
+    @kopf.on.cleanup(registry=registry)
+    async def close(**_: Any) -> None:
+        if conn.controller is not None:
+            await conn.controller.api.close()
+
+    async def guarded(trigger: str, retry: int, fn: Callable[[Controller], Awaitable[Any]]) -> Any:
+        if conn.controller is None:
+            raise kopf.TemporaryError("not logged in to the API server yet", delay=backoff(retry))
+        try:
+            result = await fn(conn.controller)
+        except ApiError as exc:
+            metrics.reconciles.labels(trigger, "retry" if exc.temporary else "error").inc()
+            if exc.temporary:
+                raise kopf.TemporaryError(f"temporary API error: {exc}", delay=backoff(retry)) from exc
+            raise kopf.PermanentError(f"API error: {exc}") from exc
+        metrics.reconciles.labels(trigger, "ok").inc()
+        return result
+
+    async def reconcile(trigger: str, body: kopf.Body, patch: kopf.Patch, retry: int) -> None:
+        status_patch = await guarded(trigger, retry, lambda c: c.reconcile(body))
+        if status_patch:
+            patch.status.update(status_patch)
+            _post_events(body, body.get("status") or {}, status_patch)
+
+    @kopf.on.resume(*RESOURCE, registry=registry)
+    async def resumed(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
+        await reconcile("resume", body, patch, retry)
+
+    @kopf.on.create(*RESOURCE, registry=registry)
+    async def created(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
+        await reconcile("create", body, patch, retry)
+
+    @kopf.on.update(*RESOURCE, field="spec", registry=registry)
+    async def updated(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
+        await reconcile("update", body, patch, retry)
+
+    @kopf.timer(*RESOURCE, interval=config.poll_seconds, registry=registry)
+    async def poll(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
+        """Follow the Spark side (SparkApplication state, driver pod) and start scheduled runs."""
+        await reconcile("timer", body, patch, retry)
+
+    @kopf.on.delete(*RESOURCE, registry=registry)
+    async def deleted(namespace: str, name: str, retry: int, logger: logging.Logger, **_: Any) -> None:
+        """Delete the runs now (their ownerReferences would, too, once the garbage collector runs)."""
+        gone = await guarded("delete", retry, lambda c: c.delete_all(namespace, name))
+        logger.info("deleted %d object(s) of SemIngest %s/%s", len(gone), namespace, name)
+
+    return registry
+
+
+def _post_events(body: kopf.Body, status: dict[str, Any], patch: dict[str, Any]) -> None:
+    """A Kubernetes event when a run starts or the phase changes (kubectl describe shows them)."""
+    phase = patch.get("phase")
+    if not phase or (phase == status.get("phase") and patch.get("runId") in (None, status.get("runId"))):
+        return
+    message = patch.get("message", "")
+    if phase == "Failed":
+        kopf.warn(body, reason=phase, message=message)
+    else:
+        kopf.info(body, reason=phase, message=message)
