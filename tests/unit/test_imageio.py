@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import tracemalloc
 import zlib
@@ -12,7 +13,13 @@ import pytest
 import tifffile
 from PIL import Image, TiffImagePlugin
 
-from semingest_worker.imageio import DEFAULT_MAX_PIXELS, DecodedImage, ImageDecodeError, decode_image
+from semingest_worker.imageio import (
+    DEFAULT_MAX_PIXELS,
+    DecodedImage,
+    ImageDecodeError,
+    _raw_strips,
+    decode_image,
+)
 
 RNG = np.random.default_rng(42)
 GREY8 = RNG.integers(0, 256, (48, 64), dtype=np.uint8)
@@ -333,3 +340,59 @@ def test_real_corpus_files_decode(sem_corpus: Path) -> None:
         hashes.add(img.image_hash)
     assert len(hashes) == len(CORPUS)
     assert 34118 in decode_image(sem_corpus / "zeiss_1k_databar.tif").tiff_tags
+
+
+# ------------------------------------------------------------------------------ raw-strip fast path
+def _pillow_reference(path: Path) -> np.ndarray:
+    im = Image.open(path)
+    if im.mode == "P":
+        pal = np.asarray(im.getpalette(), np.uint8).reshape(-1, 3)
+        rgb = pal[np.asarray(im)]
+        grey = (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all()
+        return rgb[..., 0] if grey else rgb
+    return np.asarray(im).astype(np.asarray(im).dtype.newbyteorder("="))
+
+
+def test_uncompressed_strips_read_directly_equal_pillows_decoding(tmp_path: Path) -> None:
+    colour = _grey_palette_image(GREY8)
+    colour.putpalette([v for i in range(256) for v in ((i, 0, 0) if i == GREY8[0, 0] else (i, i, i))])
+    cases = {
+        "l.tif": lambda p: tifffile.imwrite(p, GREY8, rowsperstrip=1),
+        "le16.tif": lambda p: tifffile.imwrite(p, GREY16, rowsperstrip=3),
+        "be16.tif": lambda p: tifffile.imwrite(p, GREY16, rowsperstrip=1, byteorder=">"),
+        "rgb.tif": lambda p: tifffile.imwrite(p, RGB8, rowsperstrip=5),
+        "grey_palette.tif": lambda p: _grey_palette_image(255 - GREY8).save(p),
+        "colour_palette.tif": lambda p: colour.save(p),
+    }
+    for name, write in cases.items():
+        write(tmp_path / name)
+        img = decode_image(tmp_path / name)
+        reference = _pillow_reference(tmp_path / name)
+        assert img.pixels.dtype == reference.dtype and np.array_equal(img.pixels, reference), name
+        data = (tmp_path / name).read_bytes()
+        parsed = TiffImagePlugin.TiffImageFile(io.BytesIO(data))
+        assert _raw_strips(parsed, dict(parsed.tag_v2), data) is not None, name  # the fast path ran
+    assert decode_image(tmp_path / "colour_palette.tif").pixels.shape == (48, 64, 3)
+
+
+def test_strips_out_of_file_order_are_decoded_correctly(tmp_path: Path) -> None:
+    a = np.arange(16, dtype=np.uint8).reshape(4, 4)
+    strip0, strip1 = a[:2].tobytes(), a[2:].tobytes()
+    data_at = 8 + 2 + 12 * 9 + 4
+    entries = [
+        (256, 3, 1, 4), (257, 3, 1, 4), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1),
+        (273, 4, 2, data_at + 16), (277, 3, 1, 1), (278, 3, 1, 2), (279, 4, 2, data_at + 24),
+    ]  # fmt: skip
+    ifd = struct.pack("<H", len(entries))
+    for tag, typ, count, value in entries:
+        packed = struct.pack("<HH", value, 0) if typ == 3 else struct.pack("<I", value)
+        ifd += struct.pack("<HHI", tag, typ, count) + packed
+    body = strip1 + strip0  # strip 1 stored before strip 0
+    arrays = struct.pack("<II", data_at + 8, data_at) + struct.pack("<II", 8, 8)  # offsets, counts
+    (tmp_path / "swapped.tif").write_bytes(
+        b"II*\x00" + struct.pack("<I", 8) + ifd + b"\0\0\0\0" + body + arrays
+    )
+    assert np.array_equal(decode_image(tmp_path / "swapped.tif").pixels, a)
+    data = (tmp_path / "swapped.tif").read_bytes()
+    parsed = TiffImagePlugin.TiffImageFile(io.BytesIO(data))
+    assert _raw_strips(parsed, dict(parsed.tag_v2), data) is None  # Pillow decoded it

@@ -18,6 +18,11 @@ Pixel representation (``DecodedImage.pixels``, read-only, C-contiguous, native b
 
 ``image_hash`` is the hex SHA-256 of that canonical array, prefixed by its dtype and shape, so a
 copy re-saved with other compression or other tags hashes the same.
+
+Speed: files up to 64 MB are read with one ``read``; uncompressed TIFFs whose strips are stored
+in order (what SEM software writes, often one strip per row) are viewed straight from those
+bytes instead of running Pillow's decoder once per strip. TIFF layouts Pillow lacks (16-bit RGB,
+float64, 12-bit, ...) are read with tifffile.
 """
 
 from __future__ import annotations
@@ -158,10 +163,10 @@ def _decode(path: str, max_pixels: int) -> DecodedImage:
             raise ImageDecodeError("empty file (0 bytes)")
         if size <= _READ_WHOLE_FILE_BYTES:
             data = fh.read()
-            return _decode_stream(io.BytesIO(data), data[:16], len(data), max_pixels)
+            return _decode_stream(io.BytesIO(data), data[:16], len(data), max_pixels, data)
         head = fh.read(16)
         fh.seek(0)
-        return _decode_stream(fh, head, size, max_pixels)
+        return _decode_stream(fh, head, size, max_pixels, None)
 
 
 def _sniff(head: bytes) -> str:
@@ -176,7 +181,7 @@ def _sniff(head: bytes) -> str:
     raise ImageDecodeError(f"not an image: unrecognised format (first bytes {head[:12]!r})")
 
 
-def _decode_stream(fp: Any, head: bytes, size: int, max_pixels: int) -> DecodedImage:
+def _decode_stream(fp: Any, head: bytes, size: int, max_pixels: int, data: bytes | None) -> DecodedImage:
     fmt = _sniff(head)
     try:
         im = _PLUGINS[fmt](fp)
@@ -206,8 +211,9 @@ def _decode_stream(fp: Any, head: bytes, size: int, max_pixels: int) -> DecodedI
     if fmt == "TIFF" and mode not in ("L", "P", "1") and _deeper_than_8_bit_colour(tiff_tags):
         # Pillow reduces 16-bit RGB to 8 bits; tifffile keeps the samples as stored.
         return _decode_tiff_fallback(fp, size, max_pixels, first_error=None)
+    raw = _raw_strips(im, tiff_tags, data) if fmt == "TIFF" and data is not None else None
     try:
-        pixels = _pixels(im)
+        pixels = _canonical_raw(raw, mode, tiff_tags) if raw is not None else _pixels(im)
     except (Image.DecompressionBombError, OSError, ValueError, SyntaxError) as exc:
         if fmt != "TIFF":
             raise ImageDecodeError(_load_failure(fmt, exc)) from None
@@ -272,18 +278,84 @@ def _pixels(im: Image.Image) -> np.ndarray:
 
 
 def _through_palette(im: Image.Image) -> np.ndarray:
-    idx = np.ascontiguousarray(np.asarray(im.getchannel(0) if im.mode == "PA" else im))
+    idx = np.asarray(im.getchannel(0) if im.mode == "PA" else im)
     raw = im.getpalette("RGB") or list(range(256)) * 3
-    pal = np.asarray(raw, dtype=np.uint8).reshape(-1, 3)[:256]
+    return _map_palette(idx, np.asarray(raw, dtype=np.uint8).reshape(-1, 3))
+
+
+def _map_palette(idx: np.ndarray, pal: np.ndarray) -> np.ndarray:
+    """8-bit palette indices through an ``N x 3`` RGB palette: 2-D grey when every used entry is
+    grey (no mapping at all for the identity ramp), else ``H x W x 3``."""
+    idx = np.ascontiguousarray(idx)
+    pal = pal[:256]
     if len(pal) < 256:  # indices past the palette's end: black, as viewers show them
         pal = np.vstack([pal, np.zeros((256 - len(pal), 3), np.uint8)])
     colour = ((pal[:, 0] != pal[:, 1]) | (pal[:, 1] != pal[:, 2])).astype(np.uint8)
     if colour.any() and cv2.countNonZero(cv2.LUT(idx, colour)):
-        return pal[idx]  # a colour entry is used: H x W x 3
+        return cv2.LUT(cv2.merge([idx, idx, idx]), np.ascontiguousarray(pal.reshape(256, 1, 3)))
     lut = np.ascontiguousarray(pal[:, 0])
     if np.array_equal(lut, np.arange(256, dtype=np.uint8)):
         return idx  # identity grey palette: the indices are the values
     return cv2.LUT(idx, lut)
+
+
+# Uncompressed TIFF layouts read straight from the file's bytes:
+# (Pillow mode, PhotometricInterpretation, SamplesPerPixel) -> (numpy dtype, BitsPerSample).
+_RAW_LAYOUTS = {
+    ("L", 1, 1): ("u1", (8,)),
+    ("P", 3, 1): ("u1", (8,)),
+    ("I;16", 1, 1): ("<u2", (16,)),
+    ("I;16B", 1, 1): (">u2", (16,)),
+    ("RGB", 2, 3): ("u1", (8, 8, 8)),
+}
+
+
+def _raw_strips(im: Image.Image, tags: dict[int, Any], data: bytes) -> np.ndarray | None:
+    """Pixels of an uncompressed TIFF whose strips follow each other in the file, as a read-only
+    view of the file's bytes; None for any other layout (Pillow decodes those).
+
+    SEM software writes one strip per row (943 strips for a 1024x943 FEI image); Pillow runs a
+    decoder per strip, which costs more than the rest of the decoding together.
+    """
+    spp = tags.get(277, 1)
+    layout = _RAW_LAYOUTS.get((im.mode, tags.get(262), spp))
+    if layout is None:
+        return None
+    dtype, bits = np.dtype(layout[0]), layout[1]
+    bps = tags.get(258)
+    if (bps if isinstance(bps, tuple) else (bps,)) != bits:
+        return None
+    if tags.get(259, 1) != 1 or tags.get(266, 1) != 1 or tags.get(284, 1) != 1 or 338 in tags:
+        return None  # compressed, reversed bit order, planar or extra samples
+    fmt = tags.get(339, 1)
+    if any(f != 1 for f in (fmt if isinstance(fmt, tuple) else (fmt,))):
+        return None  # signed or floating-point samples
+    offsets, counts = tags.get(273), tags.get(279)
+    if offsets is None or counts is None:
+        return None
+    o = np.atleast_1d(np.asarray(offsets, dtype=np.int64))
+    c = np.atleast_1d(np.asarray(counts, dtype=np.int64))
+    if len(o) != len(c) or not np.array_equal(o[1:], o[:-1] + c[:-1]):
+        return None
+    width, height = im.size
+    count = width * height * spp
+    if int(c.sum()) < count * dtype.itemsize or int(o[0]) + count * dtype.itemsize > len(data):
+        return None
+    a = np.frombuffer(data, dtype=dtype, count=count, offset=int(o[0]))
+    return a.reshape((height, width, spp) if spp > 1 else (height, width))
+
+
+def _canonical_raw(a: np.ndarray, mode: str, tags: dict[int, Any]) -> np.ndarray:
+    if mode == "P":
+        cmap = np.asarray(tags.get(320, ()), dtype=np.uint16)
+        if cmap.size < 3:
+            raise ValueError("palette TIFF without a ColorMap")
+        pal = (cmap.reshape(3, -1).T // 256).astype(np.uint8)  # as Pillow reads ColorMap
+        a = _map_palette(a, pal)
+    if not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
+    a.flags.writeable = False
+    return a
 
 
 def _stretch(a: np.ndarray, dtype: type) -> np.ndarray:

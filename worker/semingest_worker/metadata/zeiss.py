@@ -25,7 +25,7 @@ _SERIAL_SUFFIX = re.compile(r"[-\s]*\d+-\d+\s*$")  # "Merlin-61-08" -> "Merlin"
 
 def parse_pairs(text: str) -> dict[str, tuple[str, str]]:
     """Key -> (label, value) for every key line followed by a ``Label = value`` line."""
-    lines = [clean_text(line) for line in text.splitlines()]
+    lines = [line.strip() for line in clean_text(text).splitlines()]
     pairs: dict[str, tuple[str, str]] = {}
     i = 0
     while i < len(lines) - 1:
