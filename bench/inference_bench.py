@@ -47,10 +47,13 @@ def measure_inference_throughput(
     4 batches otherwise."""
     import keras
 
-    from semingest_worker.inference import ModelConfig, load_classifier
+    from semingest_worker.inference import ModelConfig, default_thread_count, load_classifier
+    from semingest_worker.inference.tf_threads import configure_tensorflow_threads
 
     if repetitions < 1:
         raise ValueError("repetitions must be >= 1")
+    # Building the model below starts TensorFlow: size its pools first, as load_classifier would.
+    configure_tensorflow_threads(threads or default_thread_count())
     counts = images_per_repetition or {}
     rng = np.random.default_rng(0)
     sem_image = rng.integers(0, 256, SEM_IMAGE_SHAPE, dtype=np.uint8)
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, default=None, help="TensorFlow intra-op threads (default: all CPUs)"
     )
-    parser.add_argument("--output", type=Path, default=None, help="also write the JSON here")
+    parser.add_argument("--output", "--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args(argv)
     result = measure_inference_throughput(repetitions=args.repetitions, threads=args.threads)
     text = json.dumps(result, indent=2)

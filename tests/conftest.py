@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,6 +84,8 @@ def spark():
     """One local[2] Spark session for the whole test run (JVM start-up is the expensive part)."""
     from pyspark.sql import SparkSession
 
+    # Python workers must run this interpreter (the venv with semingest installed), not `python3` on PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = (
         SparkSession.builder.master("local[2]")
         .appName("semingest-tests")
