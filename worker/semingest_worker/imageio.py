@@ -184,6 +184,15 @@ def _sniff(head: bytes) -> str:
 def _decode_stream(fp: Any, head: bytes, size: int, max_pixels: int, data: bytes | None) -> DecodedImage:
     fmt = _sniff(head)
     try:
+        return _decode_format(fmt, fp, size, max_pixels, data)
+    except (ImageDecodeError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - e.g. an OverflowError from absurd offsets
+        raise ImageDecodeError(f"corrupt {fmt}: {type(exc).__name__}: {_msg(exc)}") from None
+
+
+def _decode_format(fmt: str, fp: Any, size: int, max_pixels: int, data: bytes | None) -> DecodedImage:
+    try:
         im = _PLUGINS[fmt](fp)
     except Image.DecompressionBombError as exc:  # only if a plugin checks while parsing
         raise ImageDecodeError(f"decompression bomb: {exc}") from None
@@ -235,10 +244,20 @@ def _decode_stream(fp: Any, head: bytes, size: int, max_pixels: int, data: bytes
         width=width,
         height=height,
         page_count=page_count,
-        image_hash=pixel_hash(pixels),
+        image_hash=pixel_hash(_checked_shape(pixels, width, height, fmt)),
         tiff_tags=tiff_tags,
         exif=exif,
     )
+
+
+def _checked_shape(a: np.ndarray, width: int, height: int, fmt: str) -> np.ndarray:
+    """The decoded array must be the declared, non-empty H x W (x 3) image."""
+    ok = a.ndim in (2, 3) and a.shape[:2] == (height, width) and a.size > 0
+    if not ok or (a.ndim == 3 and a.shape[2] != 3):
+        raise ImageDecodeError(
+            f"corrupt {fmt}: decoded pixels {a.shape} do not match the declared {width}x{height} image"
+        )
+    return a
 
 
 def pixel_hash(pixels: np.ndarray) -> str:
@@ -514,7 +533,7 @@ def _decode_tiff_fallback(
         width=width,
         height=height,
         page_count=page_count,
-        image_hash=pixel_hash(a),
+        image_hash=pixel_hash(_checked_shape(a, width, height, "TIFF")),
         tiff_tags=tags,
         exif=exif,
     )

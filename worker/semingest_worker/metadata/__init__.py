@@ -44,11 +44,16 @@ def extract_metadata(image: DecodedImage, file: ImageFile) -> MetadataResult:
         exif = {}
         problems.append(f"unreadable TIFF/EXIF tags: {type(exc).__name__}: {exc}")
     reading = _vendor_reading(image, file, problems)
-    if reading is None:
-        instrument = InstrumentMeta(raw=_private_tags(image.tiff_tags))
-    else:
-        instrument, reading_problems = reading.to_instrument()
-        problems.extend(reading_problems)
+    try:
+        if reading is None:
+            instrument = InstrumentMeta(raw=_private_tags(image.tiff_tags))
+        else:
+            instrument, reading_problems = reading.to_instrument()
+            problems.extend(reading_problems)
+    except Exception as exc:  # noqa: BLE001 - never lose the image over its metadata
+        vendor = reading.vendor if reading is not None else None
+        instrument = InstrumentMeta(vendor=vendor, source=reading.source if reading else None)
+        problems.append(f"cannot normalise {vendor or 'vendor'} metadata: {type(exc).__name__}: {exc}")
     return MetadataResult(exif=exif, instrument=instrument, problems=tuple(problems))
 
 
