@@ -49,10 +49,12 @@ def build_tiny_model(
     labels: tuple[str, ...] = DEFAULT_LABELS,
     final_activation: str | None = "softmax",
     graphdef_names: tuple[str, str] = ("DecodeJpeg", "final_result"),
+    graphdef_batched: bool = False,
     name: str = "tiny",
 ) -> TinyModelPaths:
     """Build and save the model under ``tmp_path / name``; ``final_activation=None`` gives logits
-    (then no GraphDef is written: the retraining tool's graphs always end in softmax)."""
+    (then no GraphDef is written: the retraining tool's graphs always end in softmax).
+    ``graphdef_batched``: the GraphDef takes a float32 batch (N x H x W x 3 placeholder) instead."""
     import keras
 
     folder = Path(tmp_path) / name
@@ -84,11 +86,15 @@ def build_tiny_model(
     model.export(str(paths.saved_model), format="tf_saved_model", verbose=False)
     paths.labels.write_text("".join(f"{label}\n" for label in labels), encoding="utf-8")
     if final_activation == "softmax":
-        paths.graphdef.write_bytes(_frozen_graphdef(model, input_size, *graphdef_names))
+        paths.graphdef.write_bytes(
+            _frozen_graphdef(model, input_size, *graphdef_names, batched=graphdef_batched)
+        )
     return paths
 
 
-def _frozen_graphdef(model: Any, input_size: int, input_name: str, output_name: str) -> bytes:
+def _frozen_graphdef(
+    model: Any, input_size: int, input_name: str, output_name: str, *, batched: bool
+) -> bytes:
     """The Keras model rebuilt as a TensorFlow 1 graph with its weights as constants."""
     import keras
     import tensorflow as tf
@@ -96,12 +102,15 @@ def _frozen_graphdef(model: Any, input_size: int, input_name: str, output_name: 
     weights = {layer.name: layer.get_weights() for layer in model.layers}  # eagerly, before graph mode
     graph = tf.Graph()
     with graph.as_default():
-        # As in retrain.py's graphs: JPEG bytes -> a DecodeJpeg op whose H x W x 3 uint8 output
-        # is the tensor fed with pixels (feeding overrides the op).
-        contents = tf.compat.v1.placeholder(tf.string, [], name=f"{input_name}/contents")
-        image = tf.io.decode_jpeg(contents, channels=3, name=input_name)
-        x = tf.expand_dims(tf.cast(image, tf.float32), 0)
-        x = tf.raw_ops.ResizeBilinear(images=x, size=[input_size, input_size], half_pixel_centers=True)
+        if batched:
+            x = tf.compat.v1.placeholder(tf.float32, [None, input_size, input_size, 3], name=input_name)
+        else:
+            # As in retrain.py's graphs: JPEG bytes -> a DecodeJpeg op whose H x W x 3 uint8
+            # output is the tensor fed with pixels (feeding overrides the op).
+            contents = tf.compat.v1.placeholder(tf.string, [], name=f"{input_name}/contents")
+            image = tf.io.decode_jpeg(contents, channels=3, name=input_name)
+            x = tf.expand_dims(tf.cast(image, tf.float32), 0)
+            x = tf.raw_ops.ResizeBilinear(images=x, size=[input_size, input_size], half_pixel_centers=True)
         for layer in model.layers:
             if isinstance(layer, keras.layers.InputLayer):
                 continue

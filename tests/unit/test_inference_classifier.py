@@ -182,3 +182,47 @@ def test_a_graph_with_other_tensor_names_is_read_with_configured_names(tmp_path,
     np.testing.assert_allclose(
         score_matrix(results, other.labels_list), reference_scores(tiny.model, images), atol=1e-5, rtol=0
     )
+
+
+def test_a_batched_graphdef_runs_whole_batches(tmp_path, tiny):
+    batched = build_tiny_model(
+        tmp_path, seed=0, input_size=SIZE, graphdef_names=("input", "output"), graphdef_batched=True
+    )
+    classifier = load_classifier(
+        ModelConfig(path=str(batched.graphdef), input_tensor="input", output_tensor="output")
+    )
+    assert classifier.batch_size == 32 and classifier.input_spec.dtype == "float32"
+    images = sample_images() + [np.full((70, 50), 90, np.uint8)]  # the last one is resized
+    results = classifier.classify(images)
+    expected = load_classifier(ModelConfig(path=str(tiny.keras))).classify(images)
+    np.testing.assert_allclose(
+        score_matrix(results, tiny.labels_list), score_matrix(expected, tiny.labels_list), atol=1e-5, rtol=0
+    )
+
+
+def test_a_model_of_any_input_size_isolates_the_image_it_fails_on(tmp_path):
+    """Images of one size share a batch; when the model fails on a batch, each image is retried
+    alone so only the failing one is reported."""
+    import keras
+
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)  # "valid": a 1x1 image cannot pass
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+    path = tmp_path / "any_size.keras"
+    model.save(path)
+    classifier = load_classifier(ModelConfig(path=str(path), batch_size=8))
+    assert classifier.input_spec.height is None and classifier.input_spec.width is None
+    images = [
+        np.full((20, 20), 50, np.uint8),
+        np.zeros((1, 1), np.uint8),
+        np.full((30, 25, 3), 9, np.uint8),
+        np.full((20, 20), 200, np.uint8),
+    ]
+    outcomes = classifier.classify_each(images)
+    assert isinstance(outcomes[1], InferenceImageError)
+    assert outcomes[1].reason.startswith("the model failed on this image: InvalidArgumentError")
+    for index in (0, 2, 3):
+        expected = np.asarray(model(to_rgb_uint8(images[index])[None].astype(np.float32), training=False))[0]
+        got = [outcomes[index].scores[label] for label in classifier.labels]
+        np.testing.assert_allclose(got, expected, atol=1e-6, rtol=0)
