@@ -396,3 +396,43 @@ def test_strips_out_of_file_order_are_decoded_correctly(tmp_path: Path) -> None:
     data = (tmp_path / "swapped.tif").read_bytes()
     parsed = TiffImagePlugin.TiffImageFile(io.BytesIO(data))
     assert _raw_strips(parsed, dict(parsed.tag_v2), data) is None  # Pillow decoded it
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow's "corrupt EXIF"/"tag data" notes
+def test_corrupted_files_only_ever_raise_decode_errors(tmp_path: Path) -> None:
+    """Deterministic fuzzing: flipped bytes and cuts in every supported layout."""
+    writers = {
+        "l.tif": lambda p: tifffile.imwrite(p, GREY8, rowsperstrip=4),
+        "lzw.tif": lambda p: Image.fromarray(GREY8).save(p, compression="tiff_lzw"),
+        "g16.tif": lambda p: tifffile.imwrite(p, GREY16, byteorder=">"),
+        "p.tif": lambda p: _grey_palette_image(GREY8).save(p),
+        "rgb16.tif": lambda p: tifffile.imwrite(p, RNG.integers(0, 65536, (8, 9, 3), dtype=np.uint16)),
+        "c.jpg": lambda p: Image.fromarray(RGB8).save(p),
+        "c.png": lambda p: Image.fromarray(RGB8).save(p),
+        "p.bmp": lambda p: _grey_palette_image(GREY8).save(p),
+    }
+    rng = np.random.default_rng(2024)
+    outcomes = {"decoded": 0, "rejected": 0}
+    for name, write in writers.items():
+        write(tmp_path / name)
+        original = (tmp_path / name).read_bytes()
+        for case in range(40):
+            data = bytearray(original)
+            if case % 4 == 3:
+                data = data[: int(rng.integers(1, len(data)))]
+            else:
+                span = 300 if case % 2 else len(data)  # headers or anywhere
+                for pos in rng.integers(0, min(span, len(data)), int(rng.integers(1, 12))):
+                    data[pos] = int(rng.integers(0, 256))
+            path = tmp_path / f"fuzz_{name}"
+            path.write_bytes(bytes(data))
+            try:
+                img = decode_image(path)
+            except ImageDecodeError as exc:
+                assert exc.reason and not exc.reason.startswith("cannot decode"), exc.reason
+                outcomes["rejected"] += 1
+                continue
+            assert img.pixels.shape[:2] == (img.height, img.width) and img.pixels.size
+            assert img.gray().ndim == 2 and img.rgb8().shape == (img.height, img.width, 3)
+            outcomes["decoded"] += 1
+    assert outcomes["decoded"] > 50 and outcomes["rejected"] > 50

@@ -396,3 +396,40 @@ def test_vendor_tag_wins_over_sidecar(tmp_path: Path) -> None:
     (tmp_path / "z.txt").write_text(jeol_sidecar(), encoding="ascii")
     meta = _extract(tmp_path / "z.tif").instrument
     assert meta.vendor == "zeiss" and meta.pixel_size_m == 2.615e-6
+
+
+def test_mangled_vendor_text_never_raises(tmp_path: Path) -> None:
+    """Deterministic fuzzing of every reader's input: the result is data plus problems, never a crash."""
+    rng = np.random.default_rng(99)
+    alphabet = b"=\r\n[]$ .-e0123456789xXkKmun\xb5"
+
+    def mangle(data: bytes) -> bytes:
+        out = bytearray(data)
+        for _ in range(int(rng.integers(1, 25))):
+            pos = int(rng.integers(0, len(out)))
+            choice = rng.integers(0, 4)
+            if choice == 0:
+                out[pos] = int(rng.integers(0, 256))
+            elif choice == 1:
+                out[pos] = alphabet[int(rng.integers(0, len(alphabet)))]
+            elif choice == 2:
+                del out[pos : pos + int(rng.integers(1, 20))]
+            else:
+                out[pos:pos] = [b"1e999", b"-5", b"nan", b"\x00", b"="][int(rng.integers(0, 5))]
+        return bytes(out) or b"x"
+
+    tags = {34118: zeiss_text().encode("latin-1"), 34682: fei_text().encode("ascii"), 50431: tescan_blob()}
+    sidecars = {
+        "jeol": jeol_sidecar().encode("ascii"),
+        "hitachi": HITACHI.format(w=128, h=96).encode("utf-16"),
+    }
+    problems = 0
+    for _ in range(60):
+        for tag, text in tags.items():
+            result = _extract(_tiff(tmp_path / "v.tif", tag, mangle(text), dtype=1))
+            problems += bool(result.problems)
+        for name, text in sidecars.items():
+            Image.fromarray(PIXELS).save(tmp_path / f"{name}.tif")
+            (tmp_path / f"{name}.txt").write_bytes(mangle(text))
+            problems += bool(_extract(tmp_path / f"{name}.tif").problems)
+    assert problems > 20  # the mangling does produce reasons, not silence
