@@ -88,6 +88,7 @@ class ImageResult:
     metadata: MetadataResult | None = None
     scale_bar: ScaleBarReading | None = None
     classification: Classification | None = None
+    inference_error: str | None = None  # why the model could not classify this image
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
