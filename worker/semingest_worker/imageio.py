@@ -236,7 +236,7 @@ def _decode_format(fmt: str, fp: Any, size: int, max_pixels: int, data: bytes | 
         raise ImageDecodeError(truncation or f"truncated {fmt}: {_msg(exc)}") from None
 
     exif = _exif(im, fmt, tiff_tags)
-    page_count = _page_count(im) if fmt == "TIFF" else 1
+    page_count = _page_count(im)  # TIFF pages, APNG frames; 1 otherwise
     return DecodedImage(
         pixels=pixels,
         mode=mode,
@@ -417,7 +417,7 @@ def _exif(im: Image.Image, fmt: str, tiff_tags: dict[int, Any]) -> dict[int, Any
 
 def _page_count(im: Image.Image) -> int:
     try:
-        return int(im.n_frames)
+        return int(getattr(im, "n_frames", 1))  # TIFF pages, APNG frames; JPEG/BMP: 1
     except Exception:  # noqa: BLE001 - a broken IFD chain after page 1: count what is readable
         count = 1
         try:
