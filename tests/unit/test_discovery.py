@@ -1,0 +1,103 @@
+"""Discovery on the driver: recursive listing, case-insensitive include/exclude globs, sidecars,
+and skipping files already ingested (same path, size and mtime)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from semingest_worker.database.rows import path_key
+from semingest_worker.discovery import DEFAULT_INCLUDE, compile_globs, list_images, plan_ingest
+
+
+def _touch(path: Path, data: bytes = b"x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "matches"),
+    [
+        ("**/*.tif", "a.tif", True),
+        ("**/*.tif", "x/y/a.TIF", True),
+        ("*.tif", "deep/er/a.Tif", True),
+        ("**/*.tif", "a.tiff", False),
+        ("raw/**", "raw/x/y.tif", True),
+        ("raw/*.tif", "raw/x/y.tif", False),
+        ("raw/*.tif", "raw/y.tif", True),
+        ("**/thumb_?.png", "t/thumb_1.png", True),
+        ("**/[!a]*.bmp", "d/b.bmp", True),
+        ("**/[!a]*.bmp", "d/a.bmp", False),
+        ("**/x[]]y.tif", "x]y.tif", True),
+        ("**/*(1).tif", "q/a(1).tif", True),
+        ("**/*.tif", "x/a.tif/b.png", False),
+    ],
+)
+def test_globs(pattern: str, path: str, matches: bool) -> None:
+    rx = compile_globs([pattern])
+    assert rx is not None
+    assert bool(rx.match(path)) is matches
+
+
+def test_listing_is_recursive_filtered_sorted_and_finds_sidecars(tmp_path: Path) -> None:
+    _touch(tmp_path / "b.tif")
+    _touch(tmp_path / "A.TIFF")
+    _touch(tmp_path / "sub" / "deeper" / "c.jpg")
+    _touch(tmp_path / "sub" / "jeol.bmp")
+    _touch(tmp_path / "sub" / "jeol.txt", b"$CM_MAG 1000")
+    _touch(tmp_path / "sub" / "notes.txt")
+    _touch(tmp_path / "thumbs" / "t.tif")
+    _touch(tmp_path / "x'; DROP TABLE images; --.tif")
+    os.symlink(tmp_path, tmp_path / "sub" / "loop")  # a directory loop must not hang or duplicate
+    listing = list_images(str(tmp_path), DEFAULT_INCLUDE, ["thumbs/**"])
+    rel = [os.path.relpath(f.path, tmp_path) for f in listing.files]
+    assert rel == sorted(rel, key=os.fsencode)
+    assert set(rel) == {
+        "A.TIFF",
+        "b.tif",
+        "sub/deeper/c.jpg",
+        "sub/jeol.bmp",
+        "x'; DROP TABLE images; --.tif",
+    }
+    jeol = next(f for f in listing.files if f.path.endswith("jeol.bmp"))
+    assert jeol.sidecars == (str(tmp_path / "sub" / "jeol.txt"),)
+    b = next(f for f in listing.files if f.path.endswith("b.tif"))
+    st = os.stat(tmp_path / "b.tif")
+    assert (b.size, b.mtime_ns) == (st.st_size, st.st_mtime_ns)
+
+
+def test_tiff_only_include_and_missing_folder(tmp_path: Path) -> None:
+    _touch(tmp_path / "a.tif")
+    _touch(tmp_path / "b.png")
+    listing = list_images(str(tmp_path), ["**/*.tif", "**/*.tiff"])
+    assert [os.path.basename(f.path) for f in listing.files] == ["a.tif"]
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        list_images(str(tmp_path / "nope"), DEFAULT_INCLUDE)
+
+
+def test_plan_skips_same_path_size_mtime_and_redoes_changed_files(tmp_path: Path) -> None:
+    a = _touch(tmp_path / "a.tif", b"aaaa")
+    b = _touch(tmp_path / "b.tif", b"bbbb")
+    c = _touch(tmp_path / "c.tif", b"cccc")
+    listing = list_images(str(tmp_path), DEFAULT_INCLUDE)
+    sa, sb = os.stat(a), os.stat(b)
+    known = {
+        path_key(str(a)): (sa.st_size, sa.st_mtime_ns),  # unchanged: skipped
+        path_key(str(b)): (sb.st_size, sb.st_mtime_ns - 1),  # touched since: ingested again
+    }
+    plan = plan_ingest(listing, known)
+    assert (plan.discovered, plan.skipped, plan.changed) == (3, 1, 1)
+    assert [os.path.basename(f.path) for f in plan.todo] == ["b.tif", "c.tif"]
+    assert str(c) in {f.path for f in plan.todo}
+
+
+def test_non_utf8_file_names_are_listed(tmp_path: Path) -> None:
+    raw = os.fsencode(str(tmp_path)) + b"/caf\xe9.tif"
+    with open(raw, "wb") as fh:
+        fh.write(b"x")
+    listing = list_images(str(tmp_path), DEFAULT_INCLUDE)
+    assert len(listing.files) == 1
+    assert os.fsencode(listing.files[0].path) == raw

@@ -1,0 +1,92 @@
+"""Engines for MySQL/MariaDB (PyMySQL) and SQLite with the settings the writers rely on.
+
+* MySQL/MariaDB: utf8mb4 always (4-byte characters in file names and metadata round-trip),
+  strict SQL mode (a value that does not fit is an error, never silently truncated), bounded
+  network timeouts (a vanished server is noticed, not waited on forever).
+* SQLite: WAL journal (the driver reads while the executors write), a busy timeout, and, for
+  writers, ``BEGIN IMMEDIATE`` transactions: a writer takes the write lock when it begins, so two
+  writers never deadlock upgrading read locks (they queue on the busy timeout instead).
+
+Writers use ``NullPool``: each partition opens exactly one connection and closes it at the end.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
+
+SQLITE_BUSY_TIMEOUT_S = 60
+_MYSQL_SQL_MODE = (
+    "STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+)
+
+
+class DatabaseURLError(ValueError):
+    """The database URL is malformed or names a backend this project does not support."""
+
+
+def parse_url(url: str) -> sa.URL:
+    try:
+        parsed = sa.make_url(url)
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises ArgumentError/ValueError variants
+        raise DatabaseURLError(f"invalid database URL {redact(url)!r}: {exc}") from None
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "mysql", "mariadb"):
+        raise DatabaseURLError(
+            f"unsupported database {backend!r} in {redact(url)!r}: use sqlite:///FILE or mysql+pymysql://..."
+        )
+    if backend in ("mysql", "mariadb") and parsed.get_driver_name() not in ("pymysql",):
+        raise DatabaseURLError(f"use the PyMySQL driver: mysql+pymysql://... (got {redact(url)!r})")
+    if backend == "sqlite" and not parsed.database:
+        raise DatabaseURLError("an in-memory SQLite database cannot be shared with Spark: use sqlite:///FILE")
+    return parsed
+
+
+def redact(url: str | sa.URL) -> str:
+    """The URL with its password hidden (for messages and logs)."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001
+        return "<unparseable URL>"
+
+
+def is_sqlite(url: str | sa.URL) -> bool:
+    return sa.make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str, *, writer: bool = False, pooled: bool = False) -> sa.Engine:
+    """An engine for ``url``. ``writer``: SQLite transactions begin IMMEDIATE. ``pooled``: keep a pool."""
+    parsed = parse_url(url)
+    poolclass = None if pooled else NullPool
+    if parsed.get_backend_name() == "sqlite":
+        kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
+        engine = sa.create_engine(parsed, poolclass=poolclass, **kwargs)
+        _configure_sqlite(engine, immediate=writer)
+        return engine
+    if "charset" not in parsed.query:
+        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    connect_args = {
+        "init_command": f"SET SESSION sql_mode='{_MYSQL_SQL_MODE}'",
+        "connect_timeout": 10,
+        "read_timeout": 600,
+        "write_timeout": 600,
+    }
+    return sa.create_engine(parsed, poolclass=poolclass, pool_pre_ping=pooled, connect_args=connect_args)
+
+
+def _configure_sqlite(engine: sa.Engine, *, immediate: bool) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # noqa: ANN001
+        # Let SQLAlchemy (not pysqlite) emit BEGIN, so it can be BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection):  # noqa: ANN001
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,247 @@
+"""From an ``ImageResult`` to plain row dicts, one per table, with values every backend accepts.
+
+Values are made safe here, once, so a batch is never rejected for a value that could have been
+stored: non-finite floats become NULL, integers outside 64 bits become NULL, datetimes become
+naive UTC within MySQL's DATETIME range (else NULL), text that is not valid Unicode (lone
+surrogates from non-UTF-8 file names) is escaped, short columns are cut to their length, and
+JSON is serialised strictly (no NaN). Everything else, including quotes, semicolons and SQL in
+file names and metadata, is passed through unchanged: it only ever travels as a bound parameter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ..records import ImageResult
+from . import schema
+
+_INT64 = (-(2**63), 2**63 - 1)
+_SHORT_LIMITS = {
+    "mode": 32,
+    "format": 16,
+    "vendor": 32,
+    "model": 255,
+    "detector": 255,
+    "scale_bar_text": 255,
+    "scale_bar_unit": 8,
+    "style": 32,
+    "top1_label": 255,
+    "status": 16,
+}
+_EXIF_KINDS = {c.name: c.kind for c in schema.EXIF_COLUMNS}
+
+
+def path_key(path: str) -> str:
+    """Hex SHA-256 of the path's bytes as the file system has them (the ``image_files`` key)."""
+    return hashlib.sha256(os.fsencode(path)).hexdigest()
+
+
+def display_path(path: str) -> str:
+    """The path as storable text: itself when it is valid Unicode, else its undecodable bytes as ``\\xNN``."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def text(value: Any, limit: int | None = None) -> str | None:
+    if value is None:
+        return None
+    s = value if isinstance(value, str) else str(value)
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        s = s.encode("utf-8", "backslashreplace").decode("utf-8")
+    if limit is not None and len(s) > limit:
+        s = s[:limit]
+    return s
+
+
+def number(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def integer(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        i = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return i if _INT64[0] <= i <= _INT64[1] else None
+
+
+def timestamp(value: datetime | None) -> datetime | None:
+    """Naive UTC, whole seconds, within 1000..9999 (MySQL DATETIME); else None."""
+    if value is None or not isinstance(value, datetime):
+        return None
+    if value.tzinfo is not None:
+        try:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        except (OverflowError, ValueError):
+            return None
+    if not 1000 <= value.year <= 9999:
+        return None
+    return value.replace(microsecond=0)
+
+
+def _json_clean(value: Any) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if _INT64[0] <= value <= _INT64[1] else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return text(value)
+    if isinstance(value, dict):
+        return {text(str(k)): _json_clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_clean(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return _json_clean(value.item())
+    return text(value)
+
+
+def to_json(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(_json_clean(value), ensure_ascii=False, allow_nan=False)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+@dataclass
+class ImageRows:
+    """The rows one ``ImageResult`` contributes (None/empty where a stage did not run)."""
+
+    path: str  # display path (what images.path is compared with)
+    image_file: dict[str, Any]
+    image: dict[str, Any] | None = None
+    dependents: dict[str, dict[str, Any]] = field(default_factory=dict)  # table name -> row
+
+    @property
+    def image_hash(self) -> str | None:
+        return self.image_file["image_hash"]
+
+
+def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetime) -> ImageRows:
+    """All rows for one result. ``model_id`` is the run's model (for inference rows)."""
+    path = display_path(result.file.path)
+    status = "failed" if result.status == "failed" else "ok"
+    error = text(result.error)
+    file_row = {
+        "path_key": path_key(result.file.path),
+        "path": path,
+        "size": integer(result.file.size) or 0,
+        "mtime_ns": integer(result.file.mtime_ns) or 0,
+        "image_hash": result.image_hash,
+        "status": status,
+        "error": error,
+        "sidecars": to_json([display_path(s) for s in result.file.sidecars])
+        if result.file.sidecars
+        else None,
+        "run_id": result.run_id,
+        "ingested_at": written_at,
+    }
+    rows = ImageRows(path=path, image_file=file_row)
+    if result.image_hash is None:
+        return rows
+    h = result.image_hash
+    rows.image = {
+        "image_hash": h,
+        "path": path,
+        "width": integer(result.width),
+        "height": integer(result.height),
+        "mode": text(result.mode, _SHORT_LIMITS["mode"]),
+        "format": text(result.format, _SHORT_LIMITS["format"]),
+        "page_count": integer(result.page_count),
+        "vendor": text(result.vendor, _SHORT_LIMITS["vendor"]),
+        "status": status,
+        "error": error,
+        "run_id": result.run_id,
+        "ingested_at": written_at,
+    }
+    meta = result.metadata
+    if meta is not None:
+        exif_row: dict[str, Any] = {"image_hash": h}
+        for name in schema.EXIF_COLUMN_NAMES:
+            exif_row[name] = _exif_value(name, meta.exif.get(name))
+        rows.dependents["exif_meta"] = exif_row
+        ins = meta.instrument
+        rows.dependents["instrument_meta"] = {
+            "image_hash": h,
+            "vendor": text(ins.vendor, _SHORT_LIMITS["vendor"]),
+            "model": text(ins.model, _SHORT_LIMITS["model"]),
+            "pixel_size_m": number(ins.pixel_size_m),
+            "accelerating_voltage_v": number(ins.accelerating_voltage_v),
+            "working_distance_m": number(ins.working_distance_m),
+            "magnification": number(ins.magnification),
+            "detector": text(ins.detector, _SHORT_LIMITS["detector"]),
+            "acquired_at": timestamp(ins.acquired_at),
+            "databar_height_px": integer(ins.databar_height_px),
+            "source": text(ins.source, 4096),
+            "raw": to_json(ins.raw) if ins.raw else None,
+        }
+    bar = result.scale_bar
+    if bar is not None:
+        meta_px = number(meta.instrument.pixel_size_m) if meta is not None else None
+        ocr_px = number(bar.pixel_size_m)
+        ratio = number(ocr_px / meta_px) if ocr_px is not None and meta_px else None
+        rows.dependents["pixel_size"] = {
+            "image_hash": h,
+            "metadata_pixel_size_m": meta_px,
+            "ocr_pixel_size_m": ocr_px,
+            "scale_bar_text": text(bar.label_text, _SHORT_LIMITS["scale_bar_text"]),
+            "scale_bar_value": number(bar.value),
+            "scale_bar_unit": text(bar.unit, _SHORT_LIMITS["scale_bar_unit"]),
+            "scale_bar_px": number(bar.bar_px),
+            "ratio": ratio,
+            "style": text(bar.style, _SHORT_LIMITS["style"]),
+            "reason": text(bar.reason),
+        }
+    cls = result.classification
+    inference_error = getattr(result, "inference_error", None)
+    if model_id is not None and (cls is not None or inference_error):
+        rows.dependents["inference"] = {
+            "image_hash": h,
+            "model_id": cls.model_id if cls is not None else model_id,
+            "top1_label": text(cls.top1_label, _SHORT_LIMITS["top1_label"]) if cls else None,
+            "top1_score": number(cls.top1_score) if cls else None,
+            "scores": to_json(cls.scores) if cls else None,
+            "error": None if cls else text(inference_error),
+        }
+    return rows
+
+
+def rejected_file_row(rows: ImageRows, reason: str) -> dict[str, Any]:
+    """The ``image_files`` row recording that the database refused this image's rows."""
+    row = dict(rows.image_file)
+    row.update(image_hash=None, status="failed", error=text(reason))
+    return row
+
+
+def _exif_value(name: str, value: Any) -> Any:
+    kind = _EXIF_KINDS[name]
+    if kind == "int":
+        return integer(value)
+    if kind == "float":
+        return number(value)
+    return text(value)

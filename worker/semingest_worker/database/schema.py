@@ -1,0 +1,195 @@
+"""The database schema (SQLAlchemy 2 Core): one definition for MySQL/MariaDB and SQLite.
+
+Tables and keys (the users' queries and the other stages rely on these names):
+
+* ``image_files``: every file seen, keyed by ``path_key`` (SHA-256 of the path's bytes, so any
+  path, however long, whatever its bytes or the server's collation, has exactly one row) and
+  unique on it; ``path`` is the readable path. ``image_hash`` points at ``images``; it is NULL for
+  a file that could not be decoded (it has no pixels to hash): such a file is recorded here with
+  ``status`` 'failed' and its ``error``, and when it is fixed (new size or mtime) the next run
+  re-ingests it and overwrites this row. ``status``/``error`` describe the file's ingest outcome.
+* ``images``: one row per distinct decoded image, keyed by ``image_hash`` (hex SHA-256 of the
+  canonical pixels): duplicates are the extra ``image_files`` rows. ``path`` is the image's
+  canonical file: the smallest path (code-point order) among its files, so the row does not
+  depend on which of two copies a run happened to write first; the metadata tables hold that
+  file's values. ``status`` is 'failed' when the image's metadata had problems (``error`` lists
+  them); everything that could be read is still stored.
+* ``exif_meta`` (one typed column per standard tag, from ``metadata.exif.EXIF_COLUMNS``),
+  ``instrument_meta``, ``pixel_size``: keyed by ``image_hash``.
+* ``inference``: keyed by (``image_hash``, ``model_id``); a row with a NULL label and an
+  ``error`` records an image the model could not classify.
+* ``ingest_runs``: one row per run.
+
+There are no foreign-key constraints: rows are written in bulk by many writers at once and
+re-written idempotently, and the references are by content hash. Floats are DOUBLE; JSON
+columns hold JSON text (LONGTEXT on MariaDB); MySQL tables are utf8mb4 with binary collation so
+text round-trips byte for byte and compares by code point, as on SQLite.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+from ..metadata.exif import EXIF_COLUMNS
+
+metadata = sa.MetaData()
+
+_MYSQL_OPTS = {
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_bin",
+    "mariadb_engine": "InnoDB",
+    "mariadb_charset": "utf8mb4",
+    "mariadb_collate": "utf8mb4_bin",
+}
+
+HASH = sa.String(64)  # hex SHA-256
+# Long text: TEXT is 64 KiB on MySQL, too small for vendor dictionaries and some EXIF text.
+LONG_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+# Paths: up to PATH_MAX (4096 bytes) on Linux; not indexed by value (path_key is the key).
+PATH = sa.String(4096)
+JSON_TEXT = LONG_TEXT  # JSON serialised by the writer (finite floats only), queryable with JSON_* functions
+TIMESTAMP = sa.DateTime()  # naive UTC
+SHORT = sa.String(255)
+
+
+image_files = sa.Table(
+    "image_files",
+    metadata,
+    sa.Column("path_key", HASH, primary_key=True, comment="sha256 of the path's bytes"),
+    sa.Column("path", PATH, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mtime_ns", sa.BigInteger, nullable=False),
+    sa.Column("image_hash", HASH, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("error", LONG_TEXT),
+    sa.Column("sidecars", JSON_TEXT, comment="JSON list of sidecar files ingested with the image"),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("ingested_at", TIMESTAMP, nullable=False),
+    sa.Index("ix_image_files_image_hash", "image_hash"),
+    sa.Index("ix_image_files_run_id", "run_id", "status"),
+    **_MYSQL_OPTS,
+)
+
+images = sa.Table(
+    "images",
+    metadata,
+    sa.Column("image_hash", HASH, primary_key=True),
+    sa.Column("path", PATH, nullable=False),
+    sa.Column("width", sa.Integer),
+    sa.Column("height", sa.Integer),
+    sa.Column("mode", sa.String(32)),
+    sa.Column("format", sa.String(16)),
+    sa.Column("page_count", sa.Integer),
+    sa.Column("vendor", sa.String(32)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("error", LONG_TEXT),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("ingested_at", TIMESTAMP, nullable=False),
+    sa.Index("ix_images_vendor", "vendor"),
+    sa.Index("ix_images_status", "status"),
+    **_MYSQL_OPTS,
+)
+
+
+def _exif_type(kind: str) -> sa.types.TypeEngine:
+    if kind == "int":
+        return sa.BigInteger()
+    if kind == "float":
+        return sa.Double()
+    return LONG_TEXT
+
+
+exif_meta = sa.Table(
+    "exif_meta",
+    metadata,
+    sa.Column("image_hash", HASH, primary_key=True),
+    *(sa.Column(c.name, _exif_type(c.kind), comment=f"tag {c.tag}") for c in EXIF_COLUMNS),
+    **_MYSQL_OPTS,
+)
+EXIF_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in EXIF_COLUMNS)
+
+instrument_meta = sa.Table(
+    "instrument_meta",
+    metadata,
+    sa.Column("image_hash", HASH, primary_key=True),
+    sa.Column("vendor", sa.String(32)),
+    sa.Column("model", SHORT),
+    sa.Column("pixel_size_m", sa.Double),
+    sa.Column("accelerating_voltage_v", sa.Double),
+    sa.Column("working_distance_m", sa.Double),
+    sa.Column("magnification", sa.Double),
+    sa.Column("detector", SHORT),
+    sa.Column("acquired_at", TIMESTAMP),
+    sa.Column("databar_height_px", sa.Integer),
+    sa.Column("source", PATH, comment="where the values came from: tiff:34118, a sidecar path, ..."),
+    sa.Column("raw", JSON_TEXT, comment="the full vendor dictionary (JSON object)"),
+    sa.Index("ix_instrument_meta_vendor", "vendor"),
+    **_MYSQL_OPTS,
+)
+
+pixel_size = sa.Table(
+    "pixel_size",
+    metadata,
+    sa.Column("image_hash", HASH, primary_key=True),
+    sa.Column("metadata_pixel_size_m", sa.Double),
+    sa.Column("ocr_pixel_size_m", sa.Double),
+    sa.Column("scale_bar_text", SHORT),
+    sa.Column("scale_bar_value", sa.Double),
+    sa.Column("scale_bar_unit", sa.String(8)),
+    sa.Column("scale_bar_px", sa.Double),
+    sa.Column("ratio", sa.Double, comment="ocr_pixel_size_m / metadata_pixel_size_m"),
+    sa.Column("style", sa.String(32), comment="scale-bar detector that matched"),
+    sa.Column("reason", LONG_TEXT, comment="why no OCR pixel size was found"),
+    **_MYSQL_OPTS,
+)
+
+inference = sa.Table(
+    "inference",
+    metadata,
+    sa.Column("image_hash", HASH, primary_key=True),
+    sa.Column("model_id", sa.String(128), primary_key=True),
+    sa.Column("top1_label", SHORT),
+    sa.Column("top1_score", sa.Double),
+    sa.Column("scores", JSON_TEXT, comment="JSON object label -> score"),
+    sa.Column("error", LONG_TEXT, comment="why the image could not be classified"),
+    sa.Index("ix_inference_model_label", "model_id", "top1_label"),
+    **_MYSQL_OPTS,
+)
+
+RUN_STAGES = ("decode", "metadata", "scalebar", "inference", "database")
+
+ingest_runs = sa.Table(
+    "ingest_runs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("source", PATH, nullable=False),
+    sa.Column("started_at", TIMESTAMP, nullable=False),
+    sa.Column("finished_at", TIMESTAMP),
+    sa.Column("heartbeat_at", TIMESTAMP, comment="last progress update by the driver"),
+    sa.Column("status", sa.String(16), nullable=False, comment="running, succeeded or failed"),
+    sa.Column("discovered", sa.BigInteger, nullable=False, default=0),
+    sa.Column("skipped", sa.BigInteger, nullable=False, default=0),
+    sa.Column("processed", sa.BigInteger, nullable=False, default=0),
+    sa.Column("failed", sa.BigInteger, nullable=False, default=0),
+    sa.Column("duplicates", sa.BigInteger, nullable=False, default=0),
+    sa.Column("seconds", sa.Double),
+    *(sa.Column(f"{stage}_seconds", sa.Double) for stage in RUN_STAGES),
+    sa.Column("model_id", sa.String(128)),
+    sa.Column("error", LONG_TEXT),
+    sa.Column("driver_host", SHORT),
+    sa.Column("driver_pid", sa.Integer),
+    sa.Column("summary", JSON_TEXT, comment="the run's full JSON summary (per-vendor counts, ...)"),
+    sa.Index("ix_ingest_runs_started", "started_at"),
+    **_MYSQL_OPTS,
+)
+
+ALL_TABLES = (image_files, images, exif_meta, instrument_meta, pixel_size, inference, ingest_runs)
+# Tables keyed by image_hash that hold the canonical file's values.
+IMAGE_TABLES = (exif_meta, instrument_meta, pixel_size, inference)
+
+
+def create_schema(engine: sa.Engine) -> None:
+    """Create the tables that do not exist yet (idempotent; never alters existing ones)."""
+    metadata.create_all(engine, checkfirst=True)

@@ -1,0 +1,257 @@
+"""Bulk, idempotent writes of a batch of image results: one connection, one transaction per batch.
+
+``ImageWriter.write(results)`` writes a whole batch in a single transaction: one executemany
+upsert per table (``INSERT ... ON DUPLICATE KEY UPDATE`` on MySQL/MariaDB, ``INSERT ... ON
+CONFLICT DO UPDATE`` on SQLite), all values as bound parameters. Writing the same batch again
+(a retried Spark task, a re-run) leaves the same rows: keys are the path (``image_files``) and
+the pixel hash (everything else).
+
+Duplicates: ``images.path`` is the smallest path among the files with those pixels (updated by
+the upsert itself, so concurrent writers agree), and the metadata tables are written only for the
+file that is the image's canonical path after that upsert, inside the same transaction. The final
+rows therefore do not depend on the order in which partitions ran.
+
+Failures: a transient error (connection lost, server down, deadlock, SQLite locked) rolls the
+transaction back and retries the whole batch with back-off until the retry deadline, then raises
+``DatabaseUnavailableError``. A value the database rejects fails only its own image: the batch is
+split in halves until the offending image is isolated, the others are written, and that image is
+recorded in ``image_files`` as failed with the database's reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql as mysql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+from ..records import ImageResult
+from . import schema
+from .engine import create_engine
+from .retry import call_with_retry, describe, is_data_error
+from .rows import ImageRows, build_rows, now_utc, rejected_file_row
+
+log = logging.getLogger(__name__)
+
+_IN_CHUNK = 900  # bound parameters per IN (...) lookup
+
+
+@dataclass
+class WriteOutcome:
+    """What one ``write`` did."""
+
+    files: int = 0  # image_files rows written (including rejected ones)
+    rejected: dict[str, str] = field(default_factory=dict)  # path -> why the database refused it
+    retries: int = 0
+    seconds: float = 0.0
+
+
+class ImageWriter:
+    """Writes batches of ``ImageResult`` over ONE database connection (opened on first use).
+
+    Use as a context manager (or call ``close``). Not thread-safe: one writer per partition.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        model_id: str | None = None,
+        retry_deadline_seconds: float = 300.0,
+        engine: sa.Engine | None = None,
+    ):
+        self._engine = engine or create_engine(url, writer=True)
+        self._owns_engine = engine is None
+        self._conn: sa.Connection | None = None
+        self.model_id = model_id
+        self.retry_deadline_seconds = retry_deadline_seconds
+        self._statements: dict[str, Any] = {}
+        self.connections_opened = 0
+
+    # -- connection ---------------------------------------------------------------------------
+    def _connection(self) -> sa.Connection:
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = self._engine.connect()
+            self.connections_opened += 1
+        return self._conn
+
+    def _drop_connection(self, *_args: Any) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.invalidate()
+            except Exception:  # noqa: BLE001,S110 - a dead connection may fail to close; it is gone either way
+                pass
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001,S110
+                pass
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001 - closing a connection to a vanished server
+                log.debug("closing the writer's connection failed", exc_info=True)
+            self._conn = None
+        if self._owns_engine:
+            self._engine.dispose()
+
+    def __enter__(self) -> ImageWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ------------------------------------------------------------------------------
+    def write(self, results: Sequence[ImageResult]) -> WriteOutcome:
+        """Write ``results`` (one transaction; retried as a whole; bad rows isolated)."""
+        started = time.perf_counter()
+        outcome = WriteOutcome()
+        if results:
+            written_at = now_utc()
+            rows = [build_rows(r, model_id=self.model_id, written_at=written_at) for r in results]
+            self._write_isolating(rows, outcome)
+        outcome.seconds = time.perf_counter() - started
+        return outcome
+
+    def _write_isolating(self, rows: list[ImageRows], outcome: WriteOutcome) -> None:
+        try:
+            self._transaction(rows, outcome)
+            outcome.files += len(rows)
+            return
+        except Exception as exc:
+            if not is_data_error(exc):
+                raise
+            error = exc
+        if len(rows) > 1:
+            half = len(rows) // 2
+            self._write_isolating(rows[:half], outcome)
+            self._write_isolating(rows[half:], outcome)
+            return
+        reason = f"database rejected the record: {describe(error)}"
+        log.warning("%s: %s", rows[0].path, reason)
+        bad = rows[0]
+        fallback = ImageRows(path=bad.path, image_file=rejected_file_row(bad, reason))
+        try:
+            self._transaction([fallback], outcome)
+            outcome.files += 1
+        except Exception as exc:
+            if not is_data_error(exc):
+                raise
+            reason = f"{reason}; and its failure record too: {describe(exc)}"
+        outcome.rejected[bad.path] = reason
+
+    def _transaction(self, rows: list[ImageRows], outcome: WriteOutcome) -> None:
+        def attempt() -> None:
+            conn = self._connection()
+            try:
+                with conn.begin():
+                    self._write_rows(conn, rows)
+            except Exception:
+                if conn.invalidated:
+                    self._drop_connection()
+                raise
+
+        def on_retry(exc: BaseException, delay: float) -> None:
+            outcome.retries += 1
+            log.warning("database write failed (%s); retrying in %.1f s", describe(exc), delay)
+            self._drop_connection()
+
+        call_with_retry(
+            attempt,
+            deadline_seconds=self.retry_deadline_seconds,
+            what=f"writing a batch of {len(rows)} images",
+            on_retry=on_retry,
+        )
+
+    def _write_rows(self, conn: sa.Connection, rows: list[ImageRows]) -> None:
+        dialect = conn.dialect.name
+        files = sorted((r.image_file for r in rows), key=lambda row: row["path_key"])
+        conn.execute(self._upsert(dialect, schema.image_files), files)
+        decoded = [r for r in rows if r.image is not None]
+        if not decoded:
+            return
+        image_rows = sorted((r.image for r in decoded), key=lambda row: (row["image_hash"], row["path"]))
+        conn.execute(self._canonical_upsert(dialect), image_rows)
+        canonical = _canonical_paths(conn, {r.image_hash for r in decoded})
+        per_table: dict[str, list[dict[str, Any]]] = {}
+        for r in decoded:
+            if canonical.get(r.image_hash) != r.path:
+                continue  # a duplicate of an image whose canonical file is another path
+            for table_name, row in r.dependents.items():
+                per_table.setdefault(table_name, []).append(row)
+        for table_name, table_rows in per_table.items():
+            table = schema.metadata.tables[table_name]
+            keys = [c.name for c in table.primary_key]
+            table_rows.sort(key=lambda row: tuple(row[k] for k in keys))
+            conn.execute(self._upsert(dialect, table), table_rows)
+
+    # -- statements (built once per writer) -----------------------------------------------------
+    def _upsert(self, dialect: str, table: sa.Table) -> Any:
+        key = f"{dialect}:{table.name}"
+        stmt = self._statements.get(key)
+        if stmt is None:
+            stmt = upsert_statement(dialect, table)
+            self._statements[key] = stmt
+        return stmt
+
+    def _canonical_upsert(self, dialect: str) -> Any:
+        key = f"{dialect}:images:canonical"
+        stmt = self._statements.get(key)
+        if stmt is None:
+            stmt = canonical_images_upsert(dialect)
+            self._statements[key] = stmt
+        return stmt
+
+
+def upsert_statement(dialect: str, table: sa.Table, update: Iterable[str] | None = None) -> Any:
+    """``INSERT ... ON CONFLICT/DUPLICATE KEY UPDATE`` every non-key column (or ``update``)."""
+    keys = [c.name for c in table.primary_key]
+    columns = list(update) if update is not None else [c.name for c in table.columns if c.name not in keys]
+    if dialect == "sqlite":
+        ins = sqlite_dialect.insert(table)
+        return ins.on_conflict_do_update(index_elements=keys, set_={c: ins.excluded[c] for c in columns})
+    if dialect in ("mysql", "mariadb"):
+        ins = mysql_dialect.insert(table)
+        return ins.on_duplicate_key_update({c: ins.inserted[c] for c in columns})
+    raise ValueError(f"unsupported database dialect {dialect!r}")
+
+
+def canonical_images_upsert(dialect: str) -> Any:
+    """Upsert ``images`` so the row holds the values of the file with the smallest path."""
+    table = schema.images
+    columns = [c.name for c in table.columns if c.name != "image_hash"]
+    if dialect == "sqlite":
+        ins = sqlite_dialect.insert(table)
+        return ins.on_conflict_do_update(
+            index_elements=["image_hash"],
+            set_={c: ins.excluded[c] for c in columns},
+            where=ins.excluded.path <= table.c.path,
+        )
+    if dialect in ("mysql", "mariadb"):
+        ins = mysql_dialect.insert(table)
+        wins = ins.inserted.path <= table.c.path
+        # MySQL evaluates the assignments left to right and later ones see earlier results:
+        # ``path`` must be assigned last so every condition compares against the old path.
+        ordered = [c for c in columns if c != "path"] + ["path"]
+        return ins.on_duplicate_key_update(
+            [(c, sa.case((wins, ins.inserted[c]), else_=table.c[c])) for c in ordered]
+        )
+    raise ValueError(f"unsupported database dialect {dialect!r}")
+
+
+def _canonical_paths(conn: sa.Connection, hashes: set[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    ordered = sorted(hashes)
+    table = schema.images
+    for i in range(0, len(ordered), _IN_CHUNK):
+        chunk = ordered[i : i + _IN_CHUNK]
+        stmt = sa.select(table.c.image_hash, table.c.path).where(table.c.image_hash.in_(chunk))
+        out.update({h: p for h, p in conn.execute(stmt)})
+    return out
