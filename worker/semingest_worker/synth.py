@@ -74,7 +74,7 @@ class SyntheticImage:
     vendor: str
     style: str
     pixel_size_m: float  # exact truth: label value / bar_px
-    bar_px: int  # length of the scale bar (whole ruler for hitachi) in pixels of the saved image
+    bar_px: int  # scale bar (whole ruler for hitachi) between its end ticks' centres, in px
     label_text: str  # the label as drawn, e.g. "200 µm"
     duplicate_of: str | None  # path of the original when this file is a re-saved copy
 
@@ -197,14 +197,15 @@ class _Scale:
     pixel_size_m: float
 
 
-def _choose_scale(rng: np.random.Generator, width: int) -> _Scale:
-    """A nice label value and a bar of 10-30 % of the width; the pixel size follows exactly."""
+def _choose_scale(rng: np.random.Generator, width: int, low: float = 0.1) -> _Scale:
+    """A nice label value and a bar of 10 (``low``) to 30 % of the width; the pixel size follows
+    exactly."""
     target_px = 10 ** rng.uniform(math.log10(0.8e-9), math.log10(3e-6))
     candidates = []
     for unit in ("nm", "µm"):
         for value in NICE_VALUES:
             bar_px = value * _UNIT_M[unit] / target_px
-            if 0.1 * width <= bar_px <= 0.3 * width:
+            if low * width <= bar_px <= 0.3 * width:
                 candidates.append((value, unit, round(bar_px)))
     if not candidates:  # extreme target: take the value closest to 20 % of the width
         value, unit = min(
@@ -287,13 +288,13 @@ def _draw_zeiss(img: np.ndarray, scale: _Scale, label: str, acq: _Acq, black: bo
         _text(d, (x0, bar_h * 0.1), f"Mag = {_zeiss_mag(acq.mag).strip()}", font, fg)
         _text(d, (x0, bar_h * 0.4), "NV 40-38", font, fg)
         _text(d, (x0, bar_h * 0.7), f"{acq.day} {_MONTHS[acq.month - 1]} {acq.year}", font, fg)
-        bx = round(w * 0.17)
+        bx = round(w * 0.2)
         _text(d, (bx, bar_h * 0.15), label, font, fg)
         ly = round(bar_h * 0.52)
-        d.rectangle([bx, ly, bx + scale.bar_px - 1, ly + th - 1], fill=fg)
+        d.rectangle([bx, ly, bx + scale.bar_px + th - 1, ly + th - 1], fill=fg)
         d.rectangle([bx, ly - fs // 2, bx + th - 1, ly + fs // 2], fill=fg)
-        d.rectangle([bx + scale.bar_px - th, ly - fs // 2, bx + scale.bar_px - 1, ly + fs // 2], fill=fg)
-        fx = round(w * 0.52)
+        d.rectangle([bx + scale.bar_px, ly - fs // 2, bx + scale.bar_px + th - 1, ly + fs // 2], fill=fg)
+        fx = round(w * 0.54)
         _text(d, (fx, bar_h * 0.1), f"Signal A = {acq.detector}", font, fg)
         _text(d, (fx, bar_h * 0.4), "Vacuum = 1.35e-006 mbar", font, fg)
         _text(d, (fx, bar_h * 0.7), f"EHT = {acq.kv:5.2f} kV", font, fg)
@@ -302,9 +303,9 @@ def _draw_zeiss(img: np.ndarray, scale: _Scale, label: str, acq: _Acq, black: bo
     else:
         _text(d, (x0, bar_h * 0.12), label, font, fg)
         ly = round(bar_h * 0.6)
-        d.rectangle([x0, ly, x0 + scale.bar_px - 1, ly + th - 1], fill=fg)
+        d.rectangle([x0, ly, x0 + scale.bar_px + th - 1, ly + th - 1], fill=fg)
         d.rectangle([x0, ly - fs // 2, x0 + th - 1, ly + fs // 2], fill=fg)
-        d.rectangle([x0 + scale.bar_px - th, ly - fs // 2, x0 + scale.bar_px - 1, ly + fs // 2], fill=fg)
+        d.rectangle([x0 + scale.bar_px, ly - fs // 2, x0 + scale.bar_px + th - 1, ly + fs // 2], fill=fg)
         fx = max(round(w * 0.2), x0 + scale.bar_px + round(w * 0.03))
         _text(d, (fx, bar_h * 0.12), f"EHT = {acq.kv:5.2f} kV", font, fg)
         _text(d, (fx + round(w * 0.22), bar_h * 0.12), f"Signal A = {acq.detector}", font, fg)
@@ -334,7 +335,7 @@ def _draw_fei(img: np.ndarray, scale: _Scale, label: str, acq: _Acq, bar_h: int)
     h, w = img.shape
     band = Image.new("L", (w, bar_h), 0)
     d = ImageDraw.Draw(band)
-    fs = max(8, round(bar_h * 0.36))
+    fs = max(8, round(min(bar_h, 44) * 0.36))
     font = _font(fs)
     half = bar_h // 2
     x = 1
@@ -348,13 +349,13 @@ def _draw_fei(img: np.ndarray, scale: _Scale, label: str, acq: _Acq, bar_h: int)
         d.line([(x, 0), (x, bar_h - 1)], fill=grid)
     # the scale-bar cell: |----- label -----| in the upper half, user text below
     cell_x0, cell_w = x, w - 1 - x
+    th = max(1, round(bar_h / 30))
     bx0 = cell_x0 + max(4, (cell_w - scale.bar_px) // 2)
-    bx1 = bx0 + scale.bar_px - 1
+    bx1 = bx0 + scale.bar_px + th - 1  # bar_px between the end ticks' centres
     yc = max(2, half // 2)
     lw = _text_width(label, font)
     mid = (bx0 + bx1) / 2
     gap0, gap1 = mid - lw / 2 - 4, mid + lw / 2 + 4
-    th = max(1, round(bar_h / 30))
     d.rectangle([bx0, yc - th // 2, gap0, yc - th // 2 + th - 1], fill=255)
     d.rectangle([gap1, yc - th // 2, bx1, yc - th // 2 + th - 1], fill=255)
     tick = max(2, half // 3)
@@ -391,9 +392,9 @@ def _draw_tescan(img: np.ndarray, scale: _Scale, label: str, acq: _Acq) -> None:
     d.rectangle([round(w * 0.06), round(row * 0.1), round(w * 0.11), round(row * 0.9)], fill=110)
     # scale cell (last cell of the upper row): label above a line with end ticks pointing up
     x0, x1 = bounds[3], bounds[4]
-    bx0 = x0 + (x1 - x0 - scale.bar_px) // 2
-    bx1 = bx0 + scale.bar_px - 1
     th = max(2, round(row / 40))
+    bx0 = x0 + (x1 - x0 - scale.bar_px) // 2
+    bx1 = bx0 + scale.bar_px + th - 1  # bar_px between the end ticks' centres
     ly = round(row * 0.82)
     d.rectangle([bx0, ly, bx1, ly + th - 1], fill=255)
     tick = round(row * 0.3)
@@ -425,7 +426,8 @@ def _draw_jeol(img: np.ndarray, scale: _Scale, label: str, acq: _Acq) -> int:
     line1 = round(bar_h * 0.08)
     bx0 = round(w * 0.34)
     thick = max(3, round(bar_h * 0.25))
-    d.rectangle([bx0, line1 + 2, bx0 + scale.bar_px - 1, line1 + 1 + thick], fill=255)
+    # a plain bar: bar_px between the centres of its first and last columns
+    d.rectangle([bx0, line1 + 2, bx0 + scale.bar_px, line1 + 1 + thick], fill=255)
     tx = bx0 + scale.bar_px + round(w * 0.04)
     _text(d, (tx, line1), f"{label} SYN", font, 255)
     _text(d, (round(w * 0.86), line1), f"{acq.month}/{acq.day}/{acq.year}", font, 255)
@@ -447,13 +449,13 @@ def _draw_hitachi(img: np.ndarray, scale: _Scale, label: str, acq: _Acq) -> None
     y_text = h - round(fs * 1.5)
     mag = f"X{acq.mag / 1000:.2f}k" if acq.mag >= 1000 else f"X{acq.mag:.0f}"
     _text(d, (round(w * 0.01), y_text), f"SU3500 {acq.kv:.1f}kV {acq.wd_mm:.1f}mm {mag} BSE-COMP", font, 255)
-    x1 = w - round(w * 0.02)
-    x0 = x1 - scale.bar_px + 1
-    ty = y_text - round(fs * 0.9)
     tick_w = max(2, round(w / 400))
     tick_h = max(6, round(fs * 0.6))
+    x1 = w - round(w * 0.02)
+    x0 = x1 - (scale.bar_px + tick_w) + 1  # bar_px between the first and last ticks' centres
+    ty = y_text - round(fs * 0.9)
     for k in range(11):
-        tx = round(x0 + k * (scale.bar_px - tick_w) / 10)
+        tx = round(x0 + k * scale.bar_px / 10)
         d.rectangle([tx, ty, tx + tick_w - 1, ty + tick_h - 1], fill=255)
     lw = _text_width(label, font)
     _text(d, (x1 - lw - round(w * 0.01), y_text), label, font, 255)
@@ -702,7 +704,7 @@ def _make_image(out_dir: str, index: int, seed: int, size: tuple[int, int], styl
     rng = np.random.default_rng(np.random.SeedSequence([seed, index, 0x5E4]))
     w, h = size
     img = _texture(rng, w, h)
-    scale = _choose_scale(rng, w)
+    scale = _choose_scale(rng, w, 0.16 if style.startswith("fei") else 0.1)
     label = _label(scale, style)
     vendor = VENDOR_OF_STYLE[style]
     folder = Path(out_dir) / style

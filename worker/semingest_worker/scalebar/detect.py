@@ -1,0 +1,293 @@
+"""Find the scale bar (a line, or a tick ruler) and the crop of its label, with OpenCV and numpy.
+
+Inside a data bar: pixels that differ from the bar's background by more than a contrast
+threshold are "ink" (text and lines). Horizontal runs longer than ~2 % of the width are the
+candidate bar lines (borders spanning the width, logos and thick blocks are dropped); two
+collinear halves with text between them are one FEI-style bar ``|--- 10 µm ---|``. The longest
+is the scale bar. Its label is the text cluster in its gap, else directly above it, else to its
+right (JEOL), else below it.
+
+Without a data bar, or when a bar holds no line: a ruler is a row of at least six equal,
+equally spaced ticks (Hitachi, older TESCAN); its label (the whole ruler's length) is the text
+below or above it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .databar import DataBar
+
+LABEL_HEIGHT_PX = 40  # label crops are scaled so the text is this tall (Tesseract likes 30-50 px)
+LABEL_PAD_PX = 12
+MIN_TICKS = 6
+
+
+@dataclass(frozen=True)
+class Found:
+    """A measured bar and its label crop (binary, black text on white), or why not."""
+
+    style: str | None
+    bar_px: float | None
+    label_crop: np.ndarray | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class _Line:
+    x0: int
+    x1: int  # inclusive
+    y0: int
+    y1: int  # inclusive
+    gap: tuple[int, int] | None = None
+
+    @property
+    def length(self) -> int:
+        return self.x1 - self.x0 + 1
+
+
+def _end_ticks(ink: np.ndarray, line: _Line) -> float:
+    """Bar length between the centres of its end ticks (a plain bar's end columns count as
+    one-pixel ticks): the convention of Zeiss, FEI, TESCAN and JEOL bars."""
+    h = ink.shape[0]
+
+    def rows(r0: int, r1: int) -> np.ndarray:  # ink in every row r0..r1-1 (False when outside)
+        if r0 < 0 or r1 > h or r1 <= r0:
+            return np.zeros(ink.shape[1], bool)
+        return ink[r0:r1].all(axis=0).astype(bool)
+
+    outside = (
+        rows(line.y0 - 3, line.y0)
+        | rows(line.y1 + 1, line.y1 + 4)
+        | (rows(line.y0 - 1, line.y0) & rows(line.y1 + 1, line.y1 + 2))
+    )
+
+    def width_from(x: int, step: int) -> int:
+        n = 0
+        while 0 <= x + n * step < ink.shape[1] and outside[x + n * step] and n < 8:
+            n += 1
+        return max(1, n)
+
+    tl, tr = width_from(line.x0, 1), width_from(line.x1, -1)
+    return line.x1 - line.x0 + 1 - (tl + tr) / 2
+
+
+def _ink(region: np.ndarray, background: int) -> tuple[np.ndarray, np.ndarray, int]:
+    diff = cv2.absdiff(region, np.full_like(region, background))
+    contrast = int(diff.max()) if diff.size else 0
+    thr = max(40, int(0.35 * contrast))
+    return (diff > thr).astype(np.uint8), diff, contrast
+
+
+def _horizontal_lines(ink: np.ndarray, width: int) -> list[_Line]:
+    h = ink.shape[0]
+    k = max(13, round(0.01 * width) * 2 + 1)  # odd: the opening keeps run ends in place
+    opened = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((1, k), np.uint8))
+    n, _lab, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+    _n, ink_lab, ink_stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    lines = []
+    for i in range(1, n):
+        x, y, cw, ch, _area = (int(v) for v in stats[i])
+        if cw >= 0.9 * width or ch > max(3, 0.3 * h) or cw < 3 * ch:
+            continue
+        owner = int(ink_lab[y + ch // 2, x + cw // 2])
+        if owner and ink_stats[owner, cv2.CC_STAT_HEIGHT] >= 0.6 * h:
+            continue  # a table rule joined to the grid or the border, not a scale bar
+        lines.append(_Line(x, x + cw - 1, y, y + ch - 1))
+    # FEI: two collinear halves with the label between them
+    merged = []
+    lines.sort(key=lambda ln: ln.x0)
+    for i, a in enumerate(lines):
+        for b in lines[i + 1 :]:
+            gap0, gap1 = a.x1 + 1, b.x0 - 1
+            if gap1 < gap0 or gap1 - gap0 > 0.6 * width:
+                continue
+            if abs((a.y0 + a.y1) - (b.y0 + b.y1)) > 4 or abs((a.y1 - a.y0) - (b.y1 - b.y0)) > 2:
+                continue
+            if min(a.length, b.length) < 0.4 * max(a.length, b.length):
+                continue
+            th = max(3, a.y1 - a.y0 + 1)
+            between = ink[max(0, a.y0 - 4 * th) : a.y1 + 4 * th + 1, gap0 : gap1 + 1]
+            if between.any():
+                merged.append(_Line(a.x0, b.x1, min(a.y0, b.y0), max(a.y1, b.y1), (gap0, gap1)))
+    return merged + lines
+
+
+def _clusters(glyphs: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """Group glyphs into words/phrases (horizontal proximity only)."""
+    n, _lab, stats, _ = cv2.connectedComponentsWithStats(glyphs, connectivity=8)
+    heights = [int(stats[i, cv2.CC_STAT_HEIGHT]) for i in range(1, n) if stats[i, cv2.CC_STAT_HEIGHT] >= 4]
+    text_h = float(np.median(heights)) if heights else 8.0
+    dx = max(3, round(text_h))
+    joined = cv2.dilate(glyphs, np.ones((1, dx), np.uint8))
+    return cv2.connectedComponentsWithStats(joined, connectivity=8)[:3]
+
+
+def _pick_label(stats: np.ndarray, n: int, line: _Line, width: int, prefer_right: bool) -> int | None:
+    cands = []
+    for i in range(1, n):
+        x, y, cw, ch, _area = (int(v) for v in stats[i])
+        if ch < 4:
+            continue
+        cx, x1, y1 = x + cw / 2, x + cw - 1, y + ch - 1
+        overlap = min(x1, line.x1) - max(x, line.x0) + 1
+        vband = min(y1, line.y1 + ch) - max(y, line.y0 - ch) + 1
+        if line.gap and line.gap[0] - 2 <= cx <= line.gap[1] + 2 and vband > 0:
+            cands.append((0, 0, i))
+        elif y1 <= line.y1 + 1 and line.y0 - y1 <= 3 * ch and overlap >= 0.5 * cw:
+            cands.append((1, line.y0 - y1, i))
+        elif x >= line.x1 and x - line.x1 <= 0.2 * width and vband > 0:
+            cands.append((0.5 if prefer_right else 2, x - line.x1, i))
+        elif y >= line.y0 and y - line.y1 <= 3 * ch and overlap > 0:
+            cands.append((3, y - line.y1, i))
+    return min(cands)[2] if cands else None
+
+
+def _normalise_crop(diff: np.ndarray, member: np.ndarray, contrast: int) -> np.ndarray:
+    """Black text on white, text LABEL_HEIGHT_PX tall, padded, binarised."""
+    ys, xs = np.nonzero(member)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    crop = diff[y0:y1, x0:x1].astype(np.float32) * (member[y0:y1, x0:x1] > 0)
+    crop = 255.0 - np.clip(crop * (255.0 / max(contrast, 1)), 0, 255)
+    scale = LABEL_HEIGHT_PX / max(1, y1 - y0)
+    crop = cv2.resize(
+        crop, (max(1, round((x1 - x0) * scale)), LABEL_HEIGHT_PX), interpolation=cv2.INTER_CUBIC
+    )
+    binary = np.where(crop < 160, 0, 255).astype(np.uint8)
+    return cv2.copyMakeBorder(
+        binary, LABEL_PAD_PX, LABEL_PAD_PX, LABEL_PAD_PX, LABEL_PAD_PX, cv2.BORDER_CONSTANT, value=255
+    )
+
+
+def _style(bar: DataBar, line: _Line, label_rule: float) -> str:
+    if not bar.dark:
+        return "zeiss_light"
+    if line.gap:
+        return "fei"
+    if label_rule < 1:
+        return "jeol"
+    return "zeiss_black" if bar.background < 25 else "tescan"
+
+
+def in_databar(band8: np.ndarray, offset: int, bar: DataBar, vendor: str | None) -> Found:
+    region = band8[bar.top - offset : bar.bottom - offset]
+    width = region.shape[1]
+    ink, diff, contrast = _ink(region, bar.background)
+    if contrast < 60:
+        return Found(None, None, None, "scale bar line not found in data bar (no contrast)")
+    lines = _horizontal_lines(ink, width)
+    if not lines:
+        return Found(None, None, None, "scale bar line not found in data bar")
+    line = max(lines, key=lambda ln: (ln.gap is not None, ln.length))
+    n, lab, _stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    spans = [(line.x0, line.gap[0]), (line.gap[1] + 1, line.x1 + 1)] if line.gap else [(line.x0, line.x1 + 1)]
+    line_ids = set()
+    for a, b in spans:
+        line_ids |= set(np.unique(lab[line.y0 : line.y1 + 1, a:b]).tolist())
+    line_ids.discard(0)
+    glyphs = ink.copy()
+    if line_ids:
+        glyphs[np.isin(lab, list(line_ids))] = 0
+    nc, clab, cstats = _clusters(glyphs)
+    pick = _pick_label(cstats, nc, line, width, prefer_right=vendor == "jeol")
+    if pick is None:
+        return Found(None, _end_ticks(ink, line), None, "label not found next to the scale bar")
+    member = (clab == pick) & (glyphs > 0)
+    x, y, cw, ch = (int(v) for v in cstats[pick][:4])
+    rule = 0 if line.gap else (1 if y + ch - 1 <= line.y1 + 1 else (0.5 if x >= line.x1 else 3))
+    return Found(
+        _style(bar, line, rule),
+        _end_ticks(ink, line),
+        _normalise_crop(diff, member.astype(np.uint8), contrast),
+    )
+
+
+def _tick_rows(stats: np.ndarray, n: int, width: int) -> list[list[tuple[int, int, int, int]]]:
+    ticks = []
+    max_w = max(3, round(width / 150))
+    for i in range(1, n):
+        x, y, cw, ch, area = (int(v) for v in stats[i])
+        if cw <= max_w and 4 <= ch <= 60 and ch >= 1.5 * cw and area >= 0.6 * cw * ch:
+            ticks.append((x, y, cw, ch))
+    ticks.sort()
+    rulers = []
+    used: set[int] = set()
+    for i, a in enumerate(ticks):
+        if i in used:
+            continue
+        row = [
+            j
+            for j, t in enumerate(ticks)
+            if abs(t[1] - a[1]) <= 3 and abs(t[3] - a[3]) <= 3 and abs(t[2] - a[2]) <= 2
+        ]
+        if len(row) < MIN_TICKS:
+            continue
+        xs = [ticks[j] for j in row]
+        # longest chain with constant spacing starting anywhere in the row
+        best: list[tuple[int, int, int, int]] = []
+        for s in range(len(xs) - 1):
+            for t in range(s + 1, min(s + 4, len(xs))):
+                step = xs[t][0] - xs[s][0]
+                if step < 3 * xs[s][2] or step > width / 5:
+                    continue
+                chain = [xs[s], xs[t]]
+                for c in xs[t + 1 :]:
+                    d = c[0] - chain[-1][0]
+                    tol = max(2, 0.06 * step)
+                    # up to two ticks in a row may be lost (joined to bright content under them)
+                    if any(abs(d - m * step) <= m * tol for m in (1, 2, 3)):
+                        chain.append(c)
+                    elif d > step * 3.5:
+                        break
+                if len(chain) > len(best):
+                    best = chain
+        if len(best) >= MIN_TICKS:
+            rulers.append(best)
+            used.update(row)
+    return rulers
+
+
+def ruler(band8: np.ndarray, offset: int) -> Found | None:
+    """A tick ruler in the bottom band: its whole length and the label below or above it."""
+    width = band8.shape[1]
+    for bright in (True, False):
+        mask = (band8 >= 200) if bright else (band8 <= 55)
+        mask = mask.astype(np.uint8)
+        n, _lab, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        rulers = _tick_rows(stats, n, width)
+        if not rulers:
+            continue
+        chain = max(rulers, key=len)
+        x0 = chain[0][0]
+        x1 = chain[-1][0] + chain[-1][2] - 1
+        y0 = min(t[1] for t in chain)
+        y1 = max(t[1] + t[3] - 1 for t in chain)
+        tick_h = y1 - y0 + 1
+        length = x1 - x0 + 1 - (chain[0][2] + chain[-1][2]) / 2  # between the end ticks' centres
+        # the label: below the ruler (Hitachi), else above it. Labels drawn over the image are as
+        # bright (dark) as the ticks: a threshold close to the ticks' level drops the texture.
+        tick_px = np.concatenate([band8[t[1] : t[1] + t[3], t[0] : t[0] + t[2]].ravel() for t in chain])
+        level = int(np.median(tick_px))
+        for top, bottom in ((y1 + 1, y1 + 1 + 4 * tick_h + 10), (max(0, y0 - 4 * tick_h - 10), y0)):
+            left, right = max(0, x0 - int(length) // 3), min(width, x1 + 1 + int(length) // 10)
+            sub = band8[top:bottom, left:right]
+            if sub.size == 0:
+                continue
+            ink = ((sub >= level - 25) if bright else (sub <= level + 25)).astype(np.uint8)
+            nc, clab, cstats = _clusters(ink)
+            best = None
+            for i in range(1, nc):
+                x, y, cw, ch, _a = (int(v) for v in cstats[i])
+                if ch < max(6, tick_h // 2) or cw < ch:
+                    continue
+                if best is None or cw * ch > best[1]:
+                    best = (i, cw * ch)
+            if best is None:
+                continue
+            member = ((clab == best[0]) & (ink > 0)).astype(np.uint8)
+            return Found("ruler", float(length), _normalise_crop(member * 255, member, 255))
+        return Found("ruler", float(length), None, "ruler found but its label was not")
+    return None
