@@ -139,7 +139,6 @@ def installed(cluster: Cluster) -> Cluster:
         "--namespace", NAMESPACE, "--create-namespace",
         "--set", f"operator.image.tag={TAG}",
         "--set", f"worker.image.tag={TAG}",
-        "--set", "worker.defaultStrategy=tiny",
         "--set", "database.bundled.enabled=true",
         "--set", "database.bundled.storage.size=1Gi",
         "--set", "database.bundled.resources.requests.cpu=100m",

@@ -8,10 +8,12 @@ the values schema must reject bad values; the CRD must be the repository's one f
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 import tarfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 import kubernetes_validate
@@ -70,13 +72,16 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         "imagePullSecrets": ["regcred"],
         "operator": {
             "image": {"tag": "0.1.0-rc1", "pullPolicy": "Always"},
-            "extraArgs": ["--verbose"],
+            "verbose": True,
+            "pollSeconds": 5,
+            "healthPort": 8081,
+            "metricsPort": 9091,
             "extraEnv": [{"name": "TZ", "value": "Europe/Rome"}],
             "podAnnotations": {"example.org/team": "sem"},
             "podLabels": {"team": "sem"},
             "serviceAccount": {"annotations": {"example.org/role": "operator"}},
         },
-        "worker": {"image": {"tag": "0.1.0-rc1"}, "defaultStrategy": "auto"},
+        "worker": {"image": {"tag": "0.1.0-rc1"}},
     },
     "existing-service-accounts": {
         "operator": {"serviceAccount": {"create": False, "name": "site-operator"}},
@@ -203,7 +208,11 @@ BAD_VALUES = [
     ("operator.replicas=-1", "/operator/replicas"),
     ("operator.replicas=2", "/operator/replicas"),
     ("operator.replicas=one", "/operator/replicas"),
-    ("worker.defaultStrategy=huge", "/worker/defaultStrategy"),
+    ("worker.image.pullPolicy=Sometimes", "/worker/image/pullPolicy"),
+    ("operator.healthPort=80", "/operator/healthPort"),
+    ("operator.metricsPort=70000", "/operator/metricsPort"),
+    ("operator.pollSeconds=0", "/operator/pollSeconds"),
+    ("operator.verbose=loud", "/operator/verbose"),
     ("watch.allNamespaces=yes", "/watch/allNamespaces"),
     ("watch.namespaces={Lab_A}", "/watch/namespaces/0"),
     ("operator.image.pullPolicy=Sometimes", "/operator/image/pullPolicy"),
@@ -297,37 +306,66 @@ def test_operator_probes_health_and_exposes_metrics(defaults):
     assert [m["mountPath"] for m in container["volumeMounts"]] == ["/tmp"]
 
 
-def test_operator_environment_and_default_namespace(defaults):
-    container = operator_container(defaults)
-    env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env["SEMINGEST_DEFAULT_IMAGE"] == "semingest-worker:0.1.0"  # chart appVersion
-    assert env["SEMINGEST_DRIVER_SERVICE_ACCOUNT"] == "semingest-driver"
-    assert env["SEMINGEST_DEFAULT_STRATEGY"] == "fat"
-    assert container["image"] == "semingest-operator:0.1.0"
-    assert container["args"] == ["--namespace", NAMESPACE]
+def _operator_view(docs):
+    """What the real operator makes of the rendered container: its parsed arguments, its config
+    from the environment, and the container (ports by name)."""
+    from semingest_operator.__main__ import config_from_env, parse_args
 
-
-def _args_and_env(docs):
     container = operator_container(docs)
-    return container["args"], {e["name"]: e.get("value") for e in container["env"]}, container
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    args = parse_args(container["args"])
+    saved = dict(os.environ)
+    try:
+        os.environ.update(env)
+        config = config_from_env(args.poll_seconds)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return args, config, env, container
+
+
+def test_operator_reads_the_rendered_arguments_and_environment(defaults):
+    args, config, _, container = _operator_view(defaults)
+    assert args.namespace == [NAMESPACE] and not args.all_namespaces
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert urlsplit(args.liveness).port == ports["health"] and urlsplit(args.liveness).path == "/healthz"
+    assert args.metrics_port == ports["metrics"]
+    assert args.poll_seconds == 10 and args.verbose is False
+    assert config.default_image == "semingest-worker:0.1.0"  # the chart's appVersion
+    assert config.driver_service_account == "semingest-driver"
+    assert container["image"] == "semingest-operator:0.1.0"
 
 
 @pytest.mark.parametrize("value_set", ["watched-namespaces", "all-namespaces", "registry-and-extras"])
 def test_operator_arguments_follow_the_values(helm: Path, tmp_path: Path, value_set: str):
     values_file = tmp_path / "v.yaml"
     values_file.write_text(yaml.safe_dump(VALUE_SETS[value_set]))
-    args, env, container = _args_and_env(template(helm, values_file))
+    docs = template(helm, values_file)
+    args, config, env, container = _operator_view(docs)
     if value_set == "watched-namespaces":
-        assert args == ["--namespace", "lab-a", "--namespace", "lab-b"]
+        assert args.namespace == ["lab-a", "lab-b"] and not args.all_namespaces
     elif value_set == "all-namespaces":
-        assert args == ["--all-namespaces"]
+        assert args.all_namespaces and args.namespace == []
     else:
-        assert args == ["--namespace", NAMESPACE, "--verbose"]
+        assert args.namespace == [NAMESPACE]
+        assert args.verbose is True and args.poll_seconds == 5
+        assert urlsplit(args.liveness).port == 8081 and args.metrics_port == 9091
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports == {"health": 8081, "metrics": 9091}
+        assert container["livenessProbe"]["httpGet"]["port"] == "health"
+        service = one(docs, "Service", "-operator-metrics")
+        assert service["spec"]["ports"][0]["port"] == 9091
         assert container["image"] == "registry.example.org/sem/semingest-operator:0.1.0-rc1"
         assert container["imagePullPolicy"] == "Always"
-        assert env["SEMINGEST_DEFAULT_IMAGE"] == "registry.example.org/sem/semingest-worker:0.1.0-rc1"
-        assert env["SEMINGEST_DEFAULT_STRATEGY"] == "auto"
+        assert config.default_image == "registry.example.org/sem/semingest-worker:0.1.0-rc1"
         assert env["TZ"] == "Europe/Rome"
+
+
+def test_health_and_metrics_ports_must_differ(helm: Path):
+    result = run_helm(helm, "template", RELEASE, str(CHART), "--set", "operator.metricsPort=8080")
+    assert (
+        result.returncode != 0 and "operator.healthPort and operator.metricsPort must differ" in result.stderr
+    )
 
 
 def test_stopped_operator_has_no_replicas(rendered):
@@ -462,8 +500,8 @@ def test_existing_service_accounts_are_used_not_created(helm: Path, tmp_path: Pa
     assert objects(docs, "ServiceAccount") == []
     deployment = one(docs, "Deployment", "-operator")
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "site-operator"
-    env = {e["name"]: e.get("value") for e in operator_container(docs)["env"]}
-    assert env["SEMINGEST_DRIVER_SERVICE_ACCOUNT"] == "site-driver"
+    _, config, _, _ = _operator_view(docs)
+    assert config.driver_service_account == "site-driver"
     for binding in objects(docs, "RoleBinding") + objects(docs, "ClusterRoleBinding"):
         assert binding["subjects"][0]["name"] == "site-operator"
 
