@@ -54,6 +54,7 @@ def result(
     exif: dict | None = None,
     classification: Classification | None = None,
     width: int = 64,
+    vendor: str | None = "zeiss",
 ) -> ImageResult:
     file = ImageFile(path=path, size=1234, mtime_ns=mtime_ns)
     if pixels is None:
@@ -72,7 +73,7 @@ def result(
         metadata=MetadataResult(
             exif=exif if exif is not None else {"image_width": width, "software": "SmartSEM"},
             instrument=InstrumentMeta(
-                vendor="zeiss",
+                vendor=vendor,
                 model=model,
                 pixel_size_m=pixel_size,
                 accelerating_voltage_v=5000.0,
@@ -194,6 +195,30 @@ def test_duplicates_keep_the_smallest_path_whatever_the_write_order(db_url: str,
     with engine.connect() as conn:
         assert queries.count_duplicates(conn) == 1
     engine.dispose()
+
+
+def test_the_best_copy_is_canonical_whatever_the_write_order(db_url: str) -> None:
+    original = result("/data/z/original.tif", pixels="same", model="original")  # ok, vendor metadata
+    stripped = result("/data/a/copy.tif", pixels="same", model=None, vendor=None, pixel_size=None)
+    broken = result(
+        "/data/b/broken.tif", pixels="same", model="broken", status="failed", error="absurd voltage"
+    )
+    engine = create_engine(db_url)
+    finals = []
+    for order in ([original, stripped, broken], [stripped, broken, original], [broken, original, stripped]):
+        with engine.begin() as conn:
+            for table in schema.ALL_TABLES:
+                conn.execute(sa.delete(table))
+        for r in order:
+            _write(db_url, [r])
+        finals.append(_digests(db_url))
+        im, ins = schema.images, schema.instrument_meta
+        assert _rows(db_url, sa.select(im.c.path, im.c.status, im.c.canonical_rank)) == [
+            ("/data/z/original.tif", "ok", 0)
+        ]
+        assert _rows(db_url, sa.select(ins.c.model)) == [("original",)]
+    engine.dispose()
+    assert finals[0] == finals[1] == finals[2]
 
 
 def test_sql_looking_names_and_metadata_round_trip_verbatim(db_url: str) -> None:

@@ -178,6 +178,7 @@ def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetim
         "error": error,
         "run_id": result.run_id,
         "ingested_at": written_at,
+        "canonical_rank": canonical_rank(status, result.vendor),
     }
     meta = result.metadata
     if meta is not None:
@@ -229,6 +230,11 @@ def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetim
             "error": None if cls else text(inference_error),
         }
     return rows
+
+
+def canonical_rank(status: str, vendor: str | None) -> int:
+    """How good a file is as its image's canonical file (lower is better)."""
+    return (0 if status == "ok" else 2) + (0 if vendor else 1)
 
 
 def rejected_file_row(rows: ImageRows, reason: str) -> dict[str, Any]:

@@ -10,9 +10,10 @@ Tables and keys (the users' queries and the other stages rely on these names):
   re-ingests it and overwrites this row. ``status``/``error`` describe the file's ingest outcome.
 * ``images``: one row per distinct decoded image, keyed by ``image_hash`` (hex SHA-256 of the
   canonical pixels): duplicates are the extra ``image_files`` rows. ``path`` is the image's
-  canonical file: the smallest path (code-point order) among its files, so the row does not
-  depend on which of two copies a run happened to write first; the metadata tables hold that
-  file's values. ``status`` is 'failed' when the image's metadata had problems (``error`` lists
+  canonical file, the best of its files: first by ``canonical_rank`` (a file read without
+  problems and with vendor metadata beats a re-saved copy that lost its tags or sidecar), then
+  the smallest path (code-point order). So the row does not depend on which copy a run happened
+  to write first, and the metadata tables hold that file's values. ``status`` is 'failed' when the image's metadata had problems (``error`` lists
   them); everything that could be read is still stored.
 * ``exif_meta`` (one typed column per standard tag, from ``metadata.exif.EXIF_COLUMNS``),
   ``instrument_meta``, ``pixel_size``: keyed by ``image_hash``.
@@ -87,6 +88,12 @@ images = sa.Table(
     sa.Column("error", LONG_TEXT),
     sa.Column("run_id", sa.String(64), nullable=False),
     sa.Column("ingested_at", TIMESTAMP, nullable=False),
+    sa.Column(
+        "canonical_rank",
+        sa.SmallInteger,
+        nullable=False,
+        comment="0 ok with vendor metadata, 1 ok without, 2 failed with, 3 failed without: the best file wins",
+    ),
     sa.Index("ix_images_vendor", "vendor"),
     sa.Index("ix_images_status", "status"),
     **_MYSQL_OPTS,

@@ -6,9 +6,10 @@ CONFLICT DO UPDATE`` on SQLite), all values as bound parameters. Writing the sam
 (a retried Spark task, a re-run) leaves the same rows: keys are the path (``image_files``) and
 the pixel hash (everything else).
 
-Duplicates: ``images.path`` is the smallest path among the files with those pixels (updated by
-the upsert itself, so concurrent writers agree), and the metadata tables are written only for the
-file that is the image's canonical path after that upsert, inside the same transaction. The final
+Duplicates: ``images.path`` is the best of the files with those pixels (by ``canonical_rank``,
+then the smallest path; decided by the upsert itself, so concurrent writers agree), and the
+metadata tables are written only for the file that is the image's canonical path after that
+upsert, inside the same transaction. The final
 rows therefore do not depend on the order in which partitions ran.
 
 Failures: a transient error (connection lost, server down, deadlock, SQLite locked) rolls the
@@ -223,8 +224,19 @@ def upsert_statement(dialect: str, table: sa.Table, update: Iterable[str] | None
     raise ValueError(f"unsupported database dialect {dialect!r}")
 
 
+def _canonical_wins(new: Any, table: sa.Table) -> Any:
+    """The written file becomes (or stays) canonical: it is the canonical file itself (re-ingested),
+    or it ranks better, or it ranks the same with a smaller path."""
+    old = table.c
+    return sa.or_(
+        new.path == old.path,
+        new.canonical_rank < old.canonical_rank,
+        sa.and_(new.canonical_rank == old.canonical_rank, new.path < old.path),
+    )
+
+
 def canonical_images_upsert(dialect: str) -> Any:
-    """Upsert ``images`` so the row holds the values of the file with the smallest path."""
+    """Upsert ``images`` so the row holds the values of the image's best file (see ``schema``)."""
     table = schema.images
     columns = [c.name for c in table.columns if c.name != "image_hash"]
     if dialect == "sqlite":
@@ -232,14 +244,16 @@ def canonical_images_upsert(dialect: str) -> Any:
         return ins.on_conflict_do_update(
             index_elements=["image_hash"],
             set_={c: ins.excluded[c] for c in columns},
-            where=ins.excluded.path <= table.c.path,
+            where=_canonical_wins(ins.excluded, table),
         )
     if dialect in ("mysql", "mariadb"):
         ins = mysql_dialect.insert(table)
-        wins = ins.inserted.path <= table.c.path
-        # MySQL evaluates the assignments left to right and later ones see earlier results:
-        # ``path`` must be assigned last so every condition compares against the old path.
-        ordered = [c for c in columns if c != "path"] + ["path"]
+        wins = _canonical_wins(ins.inserted, table)
+        # MySQL evaluates the assignments left to right and later ones see earlier results, so
+        # ``path`` and ``canonical_rank`` go last, in this order: every other column compares
+        # against the old row; ``path`` too; then ``canonical_rank`` sees the new path, which
+        # equals the written one exactly when the written file won (the first clause).
+        ordered = [c for c in columns if c not in ("path", "canonical_rank")] + ["path", "canonical_rank"]
         return ins.on_duplicate_key_update(
             [(c, sa.case((wins, ins.inserted[c]), else_=table.c[c])) for c in ordered]
         )

@@ -1,0 +1,289 @@
+"""The ``semingest`` command: run an ingest on local Spark, set up the database, make sample images.
+
+    semingest run PATH [--db URL] [--master local[N]] [--partitions N] [--json] [--model FILE ...]
+    semingest db init --db URL
+    semingest summary --db URL [--json]
+    semingest generate DIR --count N --seed S [--styles zeiss fei ...] [--bad-inputs]
+    semingest render -f FILE          (what the operator would create; see semingest_operator)
+
+Defaults: database ``sqlite:///semingest.db``, master ``local[*]``. ``run`` exits 0 when the run
+completed, even if some images failed (they are counted and listed), and 1 with a clear
+message for a run-level failure (bad database URL, database down past the retry deadline, a
+model that cannot be loaded, a missing source folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+DEFAULT_DB = "sqlite:///semingest.db"
+DEFAULT_MASTER = "local[*]"
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="semingest", description="Ingest SEM images into a metadata database.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="ingest the images under PATH (local Spark)")
+    run.add_argument("path", help="folder scanned recursively")
+    run.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default {DEFAULT_DB})")
+    run.add_argument("--master", default=DEFAULT_MASTER, help=f"Spark master (default {DEFAULT_MASTER})")
+    run.add_argument("--partitions", type=_positive_int, help="Spark partitions (default 4 per core)")
+    run.add_argument("--json", action="store_true", help="print one JSON object with the run's summary")
+    run.add_argument(
+        "--model", help="TensorFlow model (.keras, SavedModel folder, .pb); no model: no inference"
+    )
+    run.add_argument("--labels", help="labels file, one per line (default: the 10 SEM categories)")
+    run.add_argument(
+        "--batch-size", type=_positive_int, default=32, help="images per model call (default 32)"
+    )
+    run.add_argument("--input-tensor", help="GraphDef/SavedModel input name")
+    run.add_argument("--output-tensor", help="GraphDef/SavedModel output name")
+    run.add_argument(
+        "--include",
+        action="append",
+        metavar="GLOB",
+        help="files to ingest, relative to PATH, case-insensitive (repeatable; default: TIFF, JPEG, PNG, BMP)",
+    )
+    run.add_argument(
+        "--exclude", action="append", metavar="GLOB", default=[], help="files to leave out (repeatable)"
+    )
+    run.add_argument("--no-scale-bar", action="store_true", help="skip the scale-bar OCR stage")
+    run.add_argument("--no-metadata", action="store_true", help="skip the metadata stage")
+    run.add_argument(
+        "--db-batch-size", type=_positive_int, default=500, help="files per database transaction"
+    )
+    run.add_argument(
+        "--retry-deadline",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long writers retry an unreachable database",
+    )
+    run.add_argument(
+        "--max-failures", type=_positive_int, help="Spark task attempts (spark.task.maxFailures)"
+    )
+    run.add_argument("--run-id", help="id of the run in ingest_runs (default: generated)")
+    run.add_argument(
+        "--conf", action="append", default=[], metavar="KEY=VALUE", help="extra Spark configuration"
+    )
+    run.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+
+    dbp = sub.add_parser("db", help="database administration")
+    dbsub = dbp.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    init = dbsub.add_parser("init", help="create the tables (idempotent)")
+    init.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default {DEFAULT_DB})")
+
+    summary = sub.add_parser("summary", help="what the database holds: images, failures, vendors, last runs")
+    summary.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default {DEFAULT_DB})")
+    summary.add_argument("--json", action="store_true")
+
+    gen = sub.add_parser("generate", help="write synthetic SEM images with known pixel sizes")
+    gen.add_argument("dir")
+    gen.add_argument("--count", type=_positive_int, default=100)
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument(
+        "--styles", nargs="+", help="zeiss zeiss_black fei fei_tall tescan jeol hitachi (default zeiss fei)"
+    )
+    gen.add_argument("--size", default="1024x768", help="WIDTHxHEIGHT (default 1024x768)")
+    gen.add_argument("--duplicate-fraction", type=float, default=0.05)
+    gen.add_argument(
+        "--bad-inputs", action="store_true", help="also write the bad inputs (corrupt, bomb, odd names...)"
+    )
+
+    render = sub.add_parser(
+        "render", help="print what the operator would create for a SemIngest", add_help=False
+    )
+    render.add_argument("rest", nargs=argparse.REMAINDER)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["render"]:
+        from semingest_operator.cli import render_main
+
+        return render_main(argv[1:])
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="semingest: %(levelname)s %(name)s: %(message)s")
+    if args.command == "run":
+        return _run(args)
+    if args.command == "db":
+        return _db_init(args.db)
+    if args.command == "summary":
+        return _summary(args.db, args.json)
+    if args.command == "generate":
+        return _generate(args)
+    raise AssertionError(args.command)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .discovery import DEFAULT_INCLUDE
+    from .job import JobConfig, run_and_report
+
+    model = None
+    if args.model:
+        from .inference import ModelConfig
+
+        model = ModelConfig(
+            path=args.model,
+            labels_path=args.labels,
+            batch_size=args.batch_size,
+            input_tensor=args.input_tensor,
+            output_tensor=args.output_tensor,
+        )
+    conf: dict[str, str] = {}
+    for item in args.conf:
+        key, sep, value = item.partition("=")
+        if not sep:
+            print(f"semingest: --conf wants KEY=VALUE, not {item!r}", file=sys.stderr)
+            return 2
+        conf[key.strip()] = value
+    config = JobConfig(
+        source=args.path,
+        database_url=args.db,
+        include=tuple(args.include) if args.include else DEFAULT_INCLUDE,
+        exclude=tuple(args.exclude),
+        metadata=not args.no_metadata,
+        scale_bar=not args.no_scale_bar,
+        model=model,
+        partitions=args.partitions,
+        batch_size=args.db_batch_size,
+        retry_deadline_seconds=args.retry_deadline,
+        run_id=args.run_id,
+        master=args.master,
+        spark_conf=conf,
+        task_max_failures=args.max_failures,
+    )
+    return run_and_report(config, as_json=args.json, progress=not args.no_progress)
+
+
+def _engine_or_error(url: str) -> Any:
+    from .database import DatabaseURLError, create_engine
+
+    try:
+        return create_engine(url)
+    except DatabaseURLError as exc:
+        print(f"semingest: {exc}", file=sys.stderr)
+        return None
+
+
+def _db_init(url: str) -> int:
+    from .database import create_schema, redact
+    from .database.retry import describe
+
+    engine = _engine_or_error(url)
+    if engine is None:
+        return 1
+    try:
+        create_schema(engine)
+    except Exception as exc:  # noqa: BLE001 - report any connection/permission problem plainly
+        print(f"semingest: cannot create the schema in {redact(url)}: {describe(exc)}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"schema ready in {redact(url)}")
+    return 0
+
+
+def _summary(url: str, as_json: bool) -> int:
+    import sqlalchemy as sa
+
+    from .database import queries, redact
+    from .database.retry import describe
+
+    engine = _engine_or_error(url)
+    if engine is None:
+        return 1
+    try:
+        if "images" not in sa.inspect(engine).get_table_names():
+            print(
+                f"semingest: {redact(url)} holds no semingest tables (run `semingest db init` or `semingest run`)",
+                file=sys.stderr,
+            )
+            return 1
+        with engine.connect() as conn:
+            data = queries.database_summary(conn)
+    except Exception as exc:  # noqa: BLE001
+        print(f"semingest: cannot read {redact(url)}: {describe(exc)}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    if as_json:
+        print(json.dumps(data, default=str))
+        return 0
+    print(format_database_summary(data, redact(url)))
+    return 0
+
+
+def format_database_summary(data: dict[str, Any], where: str) -> str:
+    images, files = data["images"], data["files"]
+    lines = [
+        f"{where}:",
+        f"  images: {images['ok'] + images['failed']} distinct ({images['ok']} ok, {images['failed']} failed)",
+        f"  files: {files['total']} ({files['failed']} failed, {files['undecodable']} not decodable), "
+        f"{data['duplicates']} duplicates",
+    ]
+    for vendor, c in data["per_vendor"].items():
+        lines.append(
+            f"  {vendor}: {c['images']} images, {c['with_metadata_pixel_size']} with a metadata pixel size, "
+            f"{c['with_scale_bar']} with a readable scale bar"
+        )
+    for model_id, n in data["inference"].items():
+        lines.append(f"  inference: {n} images classified by model {model_id}")
+    if data["runs"]:
+        lines.append("  last runs:")
+        for r in data["runs"]:
+            took = f"{r['seconds']:.1f} s" if r.get("seconds") is not None else "-"
+            line = (
+                f"    {r['id']}  {r['status']:9s} {r['started_at']}  {took}  discovered {r['discovered']}, "
+                f"skipped {r['skipped']}, processed {r['processed']}, failed {r['failed']}"
+            )
+            if r.get("error"):
+                line += f"  error: {r['error']}"
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from . import synth
+
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        print(f"semingest: --size wants WIDTHxHEIGHT, not {args.size!r}", file=sys.stderr)
+        return 2
+    kwargs: dict[str, Any] = {
+        "seed": args.seed,
+        "size": (width, height),
+        "duplicate_fraction": args.duplicate_fraction,
+    }
+    if args.styles:
+        kwargs["styles"] = tuple(args.styles)
+    try:
+        images = synth.generate_corpus(args.dir, args.count, **kwargs)
+    except ValueError as exc:
+        print(f"semingest: {exc}", file=sys.stderr)
+        return 2
+    duplicates = sum(1 for i in images if i.duplicate_of)
+    print(f"wrote {len(images)} images ({duplicates} duplicates) to {args.dir}")
+    if args.bad_inputs:
+        bad = synth.write_bad_inputs(args.dir)
+        print(f"wrote {len(bad)} bad inputs to {args.dir}/bad")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,356 @@
+"""Process one partition of files as a stream: decode, metadata, scale bar, inference, bulk write.
+
+``process_partition(files, config)`` runs inside a Spark task (or anywhere else). Files are
+decoded one at a time and held only in small compute batches (at most ``compute_batch`` images
+or ``compute_batch_pixels`` pixels), where the scale-bar reader and the classifier run batched;
+their results (no pixels) are written with ONE database connection per partition, one
+transaction per ``batch_size`` files. It returns small ``Counters``; the driver adds them up.
+
+One bad image never fails the partition: a file that cannot be decoded, metadata with
+problems, a scale-bar or classifier failure on one image, even a value the database refuses,
+each become a 'failed' record with a specific reason, and the rest goes on. What does fail the
+partition (and so the task, which Spark may retry) is the database staying unreachable past the
+retry deadline: retried tasks rewrite the same keys, so rows are never duplicated.
+
+Fault injection (tests, issue 7): with ``SEMINGEST_FAULT_KILL_AFTER=N`` in the environment, the
+Python worker kills itself with SIGKILL after N files of a partition on the task's first attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from . import imageio
+from .records import ImageFile, ImageResult, MetadataResult, ScaleBarReading
+
+log = logging.getLogger(__name__)
+
+FAULT_KILL_AFTER_ENV = "SEMINGEST_FAULT_KILL_AFTER"
+FAILURE_SAMPLE = 50  # failed files (path -> reason) kept per partition for the run summary
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """What each partition needs (picklable: shipped to the executors)."""
+
+    database_url: str
+    run_id: str
+    metadata: bool = True
+    scale_bar: bool = True
+    model: Any = None  # inference.ModelConfig, or None to skip the stage
+    model_id: str | None = None
+    batch_size: int = 500  # files per database transaction
+    retry_deadline_seconds: float = 300.0
+    max_pixels: int = imageio.DEFAULT_MAX_PIXELS
+    compute_batch: int = 32  # images decoded and held at once
+    compute_batch_pixels: int = 64_000_000
+
+
+@dataclass
+class Counters:
+    """What a partition did; added up on the driver."""
+
+    processed: int = 0  # files whose outcome was committed (ok or failed)
+    failed: int = 0
+    rejected_by_database: int = 0
+    stage_seconds: dict[str, float] = field(
+        default_factory=lambda: {
+            "decode": 0.0,
+            "metadata": 0.0,
+            "scalebar": 0.0,
+            "inference": 0.0,
+            "database": 0.0,
+        }
+    )
+    per_vendor: dict[str, dict[str, int]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)  # a sample: path -> reason
+    database_retries: int = 0
+    database_connections: int = 0
+
+    def add_seconds(self, stage: str, seconds: float) -> None:
+        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
+
+    def merge(self, other: Counters) -> Counters:
+        self.processed += other.processed
+        self.failed += other.failed
+        self.rejected_by_database += other.rejected_by_database
+        self.database_retries += other.database_retries
+        self.database_connections += other.database_connections
+        for stage, seconds in other.stage_seconds.items():
+            self.add_seconds(stage, seconds)
+        for vendor, counts in other.per_vendor.items():
+            mine = self.per_vendor.setdefault(vendor, {})
+            for key, value in counts.items():
+                mine[key] = mine.get(key, 0) + value
+        for path, reason in other.failures.items():
+            if len(self.failures) < FAILURE_SAMPLE:
+                self.failures.setdefault(path, reason)
+        return self
+
+
+@dataclass
+class _Work:
+    """One file between decoding and writing (holds the pixels until its compute batch is done)."""
+
+    result: ImageResult
+    image: imageio.DecodedImage | None = None
+    pixels: int = 0
+
+
+def process_partition(files: Iterable[ImageFile], config: PipelineConfig) -> Counters:
+    """Ingest ``files`` (a stream) and return the partition's counters."""
+    from .database import ImageWriter
+
+    counters = Counters()
+    classifier = _classifier(config)
+    kill_after = _fault_kill_after()
+    seen = 0
+    with ImageWriter(
+        config.database_url, model_id=config.model_id, retry_deadline_seconds=config.retry_deadline_seconds
+    ) as writer:
+        pending: list[ImageResult] = []
+        batch: list[_Work] = []
+        batch_pixels = 0
+        for file in files:
+            work = _read(file, config, counters)
+            batch.append(work)
+            batch_pixels += work.pixels
+            if len(batch) >= config.compute_batch or batch_pixels >= config.compute_batch_pixels:
+                pending.extend(_finish(batch, config, classifier, counters))
+                batch, batch_pixels = [], 0
+                if len(pending) >= config.batch_size:
+                    _flush(writer, pending, counters)
+                    pending = []
+            seen += 1
+            if kill_after is not None and seen >= kill_after:
+                _die(seen)
+        pending.extend(_finish(batch, config, classifier, counters))
+        _flush(writer, pending, counters)
+        counters.database_connections += writer.connections_opened
+    return counters
+
+
+def partition_runner(config: PipelineConfig):
+    """The ``mapPartitions`` function: yields one ``Counters`` per partition."""
+
+    def run(files: Iterator[ImageFile]) -> Iterator[Counters]:
+        _quiet_logging()
+        yield process_partition(files, config)
+
+    return run
+
+
+# -- stages ---------------------------------------------------------------------------------------
+def _read(file: ImageFile, config: PipelineConfig, counters: Counters) -> _Work:
+    """Decode and read metadata; a failure here is the file's recorded outcome."""
+    result = ImageResult(file=file, run_id=config.run_id, status="ok")
+    t0 = time.perf_counter()
+    try:
+        image = imageio.decode_image(file.path, max_pixels=config.max_pixels)
+    except imageio.ImageDecodeError as exc:
+        counters.add_seconds("decode", time.perf_counter() - t0)
+        result.status, result.error = "failed", exc.reason
+        return _Work(result)
+    except Exception as exc:  # noqa: BLE001 - the decoder promises ImageDecodeError only; be safe
+        counters.add_seconds("decode", time.perf_counter() - t0)
+        result.status, result.error = "failed", f"cannot decode: {type(exc).__name__}: {exc}"
+        return _Work(result)
+    t1 = time.perf_counter()
+    counters.add_seconds("decode", t1 - t0)
+    result.image_hash = image.image_hash
+    result.width, result.height = image.width, image.height
+    result.mode, result.format, result.page_count = image.mode, image.format, image.page_count
+    if config.metadata:
+        from .metadata import extract_metadata
+
+        try:
+            meta = extract_metadata(image, file)
+        except Exception as exc:  # noqa: BLE001 - a reader bug must not lose the image
+            meta = MetadataResult(
+                exif={}, instrument=_empty_instrument(), problems=(f"metadata: {type(exc).__name__}: {exc}",)
+            )
+        result.metadata = meta
+        if meta.problems:
+            _fail(result, "; ".join(meta.problems))
+        counters.add_seconds("metadata", time.perf_counter() - t1)
+    return _Work(result, image, image.width * image.height)
+
+
+def _finish(
+    batch: list[_Work], config: PipelineConfig, classifier: Any, counters: Counters
+) -> list[ImageResult]:
+    """Scale bars and inference for a compute batch (batched), then drop the pixels."""
+    decoded = [w for w in batch if w.image is not None]
+    if decoded and config.scale_bar:
+        t0 = time.perf_counter()
+        _scale_bars(decoded)
+        counters.add_seconds("scalebar", time.perf_counter() - t0)
+    if decoded and classifier is not None:
+        t0 = time.perf_counter()
+        _classify(decoded, classifier)
+        counters.add_seconds("inference", time.perf_counter() - t0)
+    results = []
+    for w in batch:
+        w.image = None
+        results.append(w.result)
+    return results
+
+
+def _scale_bars(work: list[_Work]) -> None:
+    from .scalebar import ScaleBarInput, read_scale_bars
+
+    inputs = []
+    for w in work:
+        ins = w.result.metadata.instrument if w.result.metadata is not None else None
+        inputs.append(
+            ScaleBarInput(
+                gray=w.image.gray(),
+                vendor=ins.vendor if ins is not None else None,
+                databar_height_px=ins.databar_height_px if ins is not None else None,
+            )
+        )
+    try:
+        readings = read_scale_bars(inputs)
+        if len(readings) != len(inputs):
+            raise RuntimeError(f"read_scale_bars returned {len(readings)} readings for {len(inputs)} images")
+    except Exception:  # noqa: BLE001 - isolate the image that breaks the batch
+        log.warning(
+            "batched scale-bar reading failed; reading the %d images one by one", len(inputs), exc_info=True
+        )
+        readings = []
+        for w, one in zip(work, inputs, strict=True):
+            try:
+                readings.append(read_scale_bars([one])[0])
+            except Exception as exc:  # noqa: BLE001
+                reason = f"scale-bar stage failed: {type(exc).__name__}: {exc}"
+                _fail(w.result, reason)
+                readings.append(ScaleBarReading(reason=reason))
+    for w, reading in zip(work, readings, strict=True):
+        w.result.scale_bar = reading
+
+
+def _classify(work: list[_Work], classifier: Any) -> None:
+    from .scalebar import content_rows
+
+    images = []
+    for w in work:
+        rgb = w.image.rgb8()
+        try:
+            rows = content_rows(w.image.gray())
+            if 0 < rows < rgb.shape[0]:
+                rgb = rgb[:rows]  # the micrograph without its data bar
+        except Exception:  # noqa: BLE001 - classify the whole frame then
+            log.debug("content_rows failed for %s", w.result.file.path, exc_info=True)
+        images.append(rgb)
+    try:
+        outcomes = classifier.classify_each(images)
+    except Exception as exc:  # noqa: BLE001 - classify_each reports per image; this is a model crash
+        outcomes = [exc] * len(images)
+    for w, outcome in zip(work, outcomes, strict=True):
+        if hasattr(outcome, "top1_label"):
+            w.result.classification = outcome
+        else:
+            reason = getattr(outcome, "reason", None) or f"{type(outcome).__name__}: {outcome}"
+            w.result.inference_error = reason
+            _fail(w.result, f"inference: {reason}")
+
+
+def _flush(writer: Any, pending: list[ImageResult], counters: Counters) -> None:
+    if not pending:
+        return
+    outcome = writer.write(pending)
+    counters.add_seconds("database", outcome.seconds)
+    counters.database_retries += outcome.retries
+    for result in pending:
+        reason = outcome.rejected.get(_display(result.file.path))
+        if reason is not None:
+            counters.rejected_by_database += 1
+            _fail(result, reason)
+        counters.processed += 1
+        if result.status == "failed":
+            counters.failed += 1
+            if len(counters.failures) < FAILURE_SAMPLE:
+                counters.failures[_display(result.file.path)] = result.error or "failed"
+        if result.image_hash is not None and reason is None:
+            _count_vendor(result, counters)
+
+
+def _count_vendor(result: ImageResult, counters: Counters) -> None:
+    vendor = result.vendor or "unknown"
+    counts = counters.per_vendor.setdefault(
+        vendor, {"images": 0, "with_metadata_pixel_size": 0, "with_scale_bar": 0}
+    )
+    counts["images"] += 1
+    if result.metadata is not None and result.metadata.instrument.pixel_size_m is not None:
+        counts["with_metadata_pixel_size"] += 1
+    if result.scale_bar is not None and result.scale_bar.pixel_size_m is not None:
+        counts["with_scale_bar"] += 1
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+def _fail(result: ImageResult, reason: str) -> None:
+    result.status = "failed"
+    result.error = reason if not result.error else f"{result.error}; {reason}"
+
+
+def _display(path: str) -> str:
+    from .database.rows import display_path
+
+    return display_path(path)
+
+
+def _empty_instrument():
+    from .records import InstrumentMeta
+
+    return InstrumentMeta()
+
+
+def _classifier(config: PipelineConfig) -> Any:
+    if config.model is None:
+        return None
+    from .inference import load_classifier
+
+    classifier = load_classifier(config.model)  # cached per process: one load per Python worker
+    if config.model_id is not None and classifier.model_id != config.model_id:
+        raise RuntimeError(
+            f"the model on this executor ({classifier.model_id}) differs from the driver's "
+            f"({config.model_id}): the model files changed during the run"
+        )
+    return classifier
+
+
+def _fault_kill_after() -> int | None:
+    value = os.environ.get(FAULT_KILL_AFTER_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        return None
+    try:
+        from pyspark import TaskContext
+    except ImportError:
+        return None
+    context = TaskContext.get()
+    if context is None or context.attemptNumber() != 0:
+        return None
+    return max(1, n)
+
+
+def _die(seen: int) -> None:
+    log.error("fault injection: killing this Python worker after %d files (%s)", seen, FAULT_KILL_AFTER_ENV)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _quiet_logging() -> None:
+    logging.getLogger("PIL").setLevel(logging.WARNING)
+
+
+def with_model_id(config: PipelineConfig, model_id: str | None) -> PipelineConfig:
+    return replace(config, model_id=model_id)
