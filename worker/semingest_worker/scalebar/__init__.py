@@ -17,7 +17,13 @@ import numpy as np
 from ..records import ScaleBarReading
 from . import detect, ocr
 from .databar import bottom_band, content_rows, find_databar
-from .labels import parse_label, pixel_size_from_label
+from .labels import (
+    has_decimal_mark,
+    parse_label,
+    pixel_size_from_label,
+    repair_dropped_micro,
+    significant_digits,
+)
 
 __all__ = ["ScaleBarInput", "read_scale_bars", "content_rows", "MIN_BAR_PX"]
 
@@ -54,10 +60,23 @@ def _detect(item: ScaleBarInput) -> detect.Found:
     return found
 
 
+def _doubt(label, text: str, found: detect.Found) -> str | None:
+    """Consistency checks between the OCR text and the crop: a wrong number is worse than none."""
+    crop = found.label_crop
+    if "." not in label.number and has_decimal_mark(crop):
+        return "but the label has a decimal mark"
+    if found.style == "ruler" and significant_digits(label.number) != 3:
+        return "but ruler labels have three significant digits (10.0µm, 500nm)"
+    return None
+
+
 def _reading(found: detect.Found, text: str | None) -> ScaleBarReading:
     if found.label_crop is None or text is None:
         return ScaleBarReading(bar_px=found.bar_px, style=found.style, reason=found.reason)
     label = parse_label(text)
+    if label is None:
+        repaired = repair_dropped_micro(text, found.label_crop)
+        label = parse_label(repaired) if repaired else None
     if label is None:
         return ScaleBarReading(
             label_text=text,
@@ -66,6 +85,14 @@ def _reading(found: detect.Found, text: str | None) -> ScaleBarReading:
             reason=f"label unreadable: OCR read {text!r}",
         )
     assert found.bar_px is not None
+    doubt = _doubt(label, text, found)
+    if doubt:
+        return ScaleBarReading(
+            label_text=text,
+            bar_px=found.bar_px,
+            style=found.style,
+            reason=f"label unreadable: OCR read {text!r} {doubt}",
+        )
     if found.bar_px < MIN_BAR_PX:
         return ScaleBarReading(
             label_text=text,

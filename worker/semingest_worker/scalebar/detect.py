@@ -24,6 +24,7 @@ from .databar import DataBar
 LABEL_HEIGHT_PX = 40  # label crops are scaled so the text is this tall (Tesseract likes 30-50 px)
 LABEL_PAD_PX = 12
 MIN_TICKS = 6
+RULER_DIVISIONS = 10
 
 
 @dataclass(frozen=True)
@@ -146,8 +147,31 @@ def _pick_label(stats: np.ndarray, n: int, line: _Line, width: int, prefer_right
     return min(cands)[2] if cands else None
 
 
+def _clean_member(member: np.ndarray) -> np.ndarray:
+    """Drop specks that are not part of the label: small blobs before the first or after the
+    last full-height glyph, and blobs lying entirely below the baseline."""
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(member.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return member
+    heights = stats[1:, cv2.CC_STAT_HEIGHT]
+    tall = [i for i in range(1, n) if stats[i, cv2.CC_STAT_HEIGHT] >= 0.6 * heights.max()]
+    text_h = float(np.median([stats[i, cv2.CC_STAT_HEIGHT] for i in tall]))
+    baseline = float(np.median([stats[i, cv2.CC_STAT_TOP] + stats[i, cv2.CC_STAT_HEIGHT] for i in tall]))
+    left = min(stats[i, cv2.CC_STAT_LEFT] for i in tall)
+    right = max(stats[i, cv2.CC_STAT_LEFT] + stats[i, cv2.CC_STAT_WIDTH] for i in tall)
+    keep = np.zeros(n, bool)
+    for i in range(1, n):
+        x, y, cw, ch = (int(v) for v in stats[i, :4])
+        small = ch < 0.3 * text_h
+        outside = x + cw <= left or x >= right
+        below = y >= baseline - 0.05 * text_h
+        keep[i] = not ((small and outside) or (below and ch < 0.5 * text_h and small))
+    return keep[lab] & (member > 0)
+
+
 def _normalise_crop(diff: np.ndarray, member: np.ndarray, contrast: int) -> np.ndarray:
     """Black text on white, text LABEL_HEIGHT_PX tall, padded, binarised."""
+    member = _clean_member(member)
     ys, xs = np.nonzero(member)
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     crop = diff[y0:y1, x0:x1].astype(np.float32) * (member[y0:y1, x0:x1] > 0)
@@ -205,7 +229,7 @@ def in_databar(band8: np.ndarray, offset: int, bar: DataBar, vendor: str | None)
     )
 
 
-def _tick_rows(stats: np.ndarray, n: int, width: int) -> list[list[tuple[int, int, int, int]]]:
+def _tick_rows(stats: np.ndarray, n: int, width: int) -> list[tuple[list[tuple[int, int, int, int]], float]]:
     ticks = []
     max_w = max(3, round(width / 150))
     for i in range(1, n):
@@ -228,6 +252,7 @@ def _tick_rows(stats: np.ndarray, n: int, width: int) -> list[list[tuple[int, in
         xs = [ticks[j] for j in row]
         # longest chain with constant spacing starting anywhere in the row
         best: list[tuple[int, int, int, int]] = []
+        best_step = 0.0
         for s in range(len(xs) - 1):
             for t in range(s + 1, min(s + 4, len(xs))):
                 step = xs[t][0] - xs[s][0]
@@ -243,9 +268,10 @@ def _tick_rows(stats: np.ndarray, n: int, width: int) -> list[list[tuple[int, in
                     elif d > step * 3.5:
                         break
                 if len(chain) > len(best):
-                    best = chain
+                    best, best_step = chain, float(step)
         if len(best) >= MIN_TICKS:
-            rulers.append(best)
+            divisions = round((best[-1][0] - best[0][0]) / best_step)
+            rulers.append((best, (best[-1][0] - best[0][0]) / divisions))
             used.update(row)
     return rulers
 
@@ -260,13 +286,35 @@ def ruler(band8: np.ndarray, offset: int) -> Found | None:
         rulers = _tick_rows(stats, n, width)
         if not rulers:
             continue
-        chain = max(rulers, key=len)
-        x0 = chain[0][0]
-        x1 = chain[-1][0] + chain[-1][2] - 1
+        chain, step = max(rulers, key=lambda r: len(r[0]))
         y0 = min(t[1] for t in chain)
         y1 = max(t[1] + t[3] - 1 for t in chain)
         tick_h = y1 - y0 + 1
-        length = x1 - x0 + 1 - (chain[0][2] + chain[-1][2]) / 2  # between the end ticks' centres
+        tick_w = chain[0][2]
+        first, last = float(chain[0][0]), float(chain[-1][0])
+
+        def bright_share(x: float, mask=mask, rows=(y0, y1 + 1), tick_w=tick_w) -> float:
+            a = round(x)
+            if a < 0 or a + tick_w > width:
+                return 0.0
+            return float(mask[rows[0] : rows[1], a : a + tick_w].mean())
+
+        # End ticks lost in bright content under them: extend while the next predicted tick
+        # position is covered, up to the usual 10 divisions (Hitachi: 11 ticks).
+        divisions = round((last - first) / step)
+        while divisions < RULER_DIVISIONS:
+            if bright_share(first - step) >= 0.6:
+                first -= step
+            elif bright_share(last + step) >= 0.6:
+                last += step
+            else:
+                break
+            divisions += 1
+        clean_ends = bright_share(first - step) < 0.1 and bright_share(last + step) < 0.1
+        if divisions != RULER_DIVISIONS and not clean_ends:
+            return Found("ruler", None, None, f"ruler ends uncertain ({divisions} divisions seen)")
+        x0, x1 = round(first), round(last) + tick_w - 1
+        length = last - first  # between the end ticks' centres
         # the label: below the ruler (Hitachi), else above it. Labels drawn over the image are as
         # bright (dark) as the ticks: a threshold close to the ticks' level drops the texture.
         tick_px = np.concatenate([band8[t[1] : t[1] + t[3], t[0] : t[0] + t[2]].ravel() for t in chain])

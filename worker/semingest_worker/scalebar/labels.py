@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import cv2
+import numpy as np
+
 UNIT_M = {"pm": 1e-12, "nm": 1e-9, "µm": 1e-6, "mm": 1e-3}
 # The smallest pixel size a scanning electron microscope image can plausibly have.
 MIN_SEM_PIXEL_M = 1e-11
@@ -20,7 +23,10 @@ _NUMBER = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)")
 _UNITS = (
     ("nm", ("nm", "nn", "nrn", "rim", "hm")),
     ("mm", ("mm", "rnrn", "mrn", "rnm")),
-    ("µm", ("µm", "μm", "um", "ym", "jm", "jum", "uum", "pum", "yum", "µrn", "urn", "yrn", "wm", "qm")),
+    (
+        "µm",
+        ("µm", "μm", "um", "ym", "jm", "jum", "uum", "pum", "yum", "yim", "µrn", "urn", "yrn", "wm", "qm"),
+    ),
     ("pm", ("pm", "prn")),
 )
 
@@ -30,6 +36,7 @@ class Label:
     value: float
     unit: str  # pm, nm, µm, mm
     text: str  # the OCR text it came from
+    number: str = ""  # the number as read, e.g. "10.0"
 
     @property
     def metres(self) -> float:
@@ -38,7 +45,9 @@ class Label:
 
 def _clean_digits(text: str) -> str:
     # O/o -> 0 and l/I/| -> 1 only where they touch digits
-    out = re.sub(r"(?<=\d)[Oo]|[Oo](?=\d)", "0", text)
+    out, previous = text, None
+    while out != previous:  # "1oo" -> "100"
+        previous, out = out, re.sub(r"(?<=\d)[Oo]|[Oo](?=\d)", "0", out)
     out = re.sub(r"(?<=\d)[lI|]|[lI|](?=[\d.])", "1", out)
     # a lone "l" before a unit is a 1 ("lum" = "1 µm")
     out = re.sub(r"(?<![A-Za-z\d])[lI|](?=\s*(?:[µμuyjp]u?m|nm|mm)\b)", "1", out)
@@ -62,7 +71,7 @@ def parse_label(text: str | None) -> Label | None:
                     value = float(m.group(1))
                     if value <= 0:
                         break
-                    return Label(value, unit, text)
+                    return Label(value, unit, text, m.group(1))
     return None
 
 
@@ -70,7 +79,7 @@ def pixel_size_from_label(label: Label, bar_px: float) -> tuple[float, Label]:
     """Pixel size in metres; a "pm" label that would be impossible for SEM is read as µm."""
     size = label.metres / bar_px
     if label.unit == "pm" and size < MIN_SEM_PIXEL_M:
-        label = Label(label.value, "µm", label.text)
+        label = Label(label.value, "µm", label.text, label.number)
         size = label.metres / bar_px
     return size, label
 
@@ -78,3 +87,72 @@ def pixel_size_from_label(label: Label, bar_px: float) -> tuple[float, Label]:
 def format_label(label: Label) -> str:
     v = label.value
     return f"{int(v) if v == int(v) else v:g} {label.unit}"
+
+
+_DROPPED_MICRO = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*m(?![a-z])")
+
+
+def _glyphs(crop: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Connected components of a binarised crop sorted left to right, the text height and the
+    baseline of its full-height glyphs."""
+    n, _lab, stats, _ = cv2.connectedComponentsWithStats((crop < 128).astype(np.uint8), connectivity=8)
+    comps = stats[1:]
+    comps = comps[np.argsort(comps[:, cv2.CC_STAT_LEFT])]
+    if len(comps) == 0:
+        return comps, 0.0, 0.0
+    # one glyph per column range: a dotted zero's dot or an i's dot joins its glyph
+    merged: list[list[int]] = []
+    for x, y, cw, ch, area in comps.tolist():
+        if merged and x < merged[-1][0] + merged[-1][2]:
+            g = merged[-1]
+            x1, y1 = max(g[0] + g[2], x + cw), max(g[1] + g[3], y + ch)
+            g[0], g[1] = min(g[0], x), min(g[1], y)
+            g[2], g[3], g[4] = x1 - g[0], y1 - g[1], g[4] + area
+        else:
+            merged.append([x, y, cw, ch, area])
+    comps = np.asarray(merged, dtype=np.int64)
+    tall = comps[comps[:, cv2.CC_STAT_HEIGHT] >= 0.6 * comps[:, cv2.CC_STAT_HEIGHT].max()]
+    text_h = float(np.median(tall[:, cv2.CC_STAT_HEIGHT]))
+    baseline = float(np.median(tall[:, cv2.CC_STAT_TOP] + tall[:, cv2.CC_STAT_HEIGHT]))
+    return comps, text_h, baseline
+
+
+def _is_descender(c: np.ndarray, text_h: float, baseline: float) -> bool:
+    x, y, cw, ch, _a = (int(v) for v in c)
+    return y + ch > baseline + 0.15 * text_h and y < baseline - 0.35 * text_h and cw >= 0.3 * text_h
+
+
+def has_decimal_mark(crop: np.ndarray) -> bool:
+    """A dot or comma on the baseline between full-height glyphs."""
+    comps, text_h, baseline = _glyphs(crop)
+    tall = [c for c in comps if c[cv2.CC_STAT_HEIGHT] >= 0.6 * text_h]
+    if len(tall) < 2:
+        return False
+    left = tall[0][cv2.CC_STAT_LEFT] + tall[0][cv2.CC_STAT_WIDTH]
+    right = tall[-1][cv2.CC_STAT_LEFT]
+    for x, y, cw, ch, _a in comps:
+        if left <= x and x + cw <= right and ch <= 0.45 * text_h and cw <= 0.35 * text_h:
+            if abs(y + ch - baseline) <= 0.15 * text_h or (y < baseline < y + ch):
+                return True
+    return False
+
+
+def repair_dropped_micro(text: str, crop: np.ndarray) -> str | None:
+    """Tesseract sometimes drops a µ it cannot name ("200m"). No SEM label is in metres, so when
+    the crop has exactly one glyph more than the text read, and that glyph sits right after the
+    number and descends below the baseline like µ, the unit is µm. None otherwise."""
+    cleaned = _clean_digits(text)
+    m = _DROPPED_MICRO.match(cleaned)
+    if m is None:
+        return None
+    comps, text_h, baseline = _glyphs(crop)
+    n_chars = len(cleaned.replace(" ", ""))
+    k = len(m.group(1))
+    if len(comps) != n_chars + 1 or not _is_descender(comps[k], text_h, baseline):
+        return None
+    return f"{m.group(1)} µm"
+
+
+def significant_digits(number: str) -> int:
+    digits = number.replace(".", "").lstrip("0")
+    return len(digits)

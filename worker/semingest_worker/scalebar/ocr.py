@@ -4,7 +4,7 @@ Tesseract's process start-up (loading the LSTM model) costs far more than readin
 label, so the label crops of many images go into ONE call: they are stacked vertically with white
 gaps into a single page, read with ``--psm 6`` (a uniform block of text) as TSV, and each word is
 attributed to the crop whose rows contain its box. Only crops the batch could not attribute are
-read again one by one (``--psm 7``, a single line).
+read again one by one (a page of one crop).
 
 Facilities reuse the same magnifications, so identical label crops are common: ``LABEL_CACHE``
 (a per-process LRU keyed by a digest of the binarised crop) answers those without Tesseract.
@@ -146,15 +146,16 @@ def read_labels(crops: Sequence[np.ndarray]) -> list[str]:
     pending = list(todo.items())
     for start in range(0, len(pending), BATCH_MAX_CROPS):
         chunk = pending[start : start + BATCH_MAX_CROPS]
-        texts = _read_batch([c for _k, c in chunk]) if len(chunk) > 1 else [None]
+        texts = _read_batch([c for _k, c in chunk])
         for (key, crop), text in zip(chunk, texts, strict=True):
-            if text is None:  # not attributed in the batch: read it alone
-                text = _join(_tesseract(crop, psm=7))
+            if text is None and len(chunk) > 1:  # not attributed in the batch: read it alone
+                text = _read_batch([crop])[0]
+            text = text or ""
             results[key] = text
             LABEL_CACHE.put(key, text)
     return [results[k] for k in keys]
 
 
 def read_labels_one_by_one(crops: Sequence[np.ndarray]) -> list[str]:
-    """Per-crop OCR without batching or cache (the reference the batched reader must equal)."""
-    return [_join(_tesseract(c, psm=7)) for c in crops]
+    """One Tesseract call per crop, no cache (the reference the batched reader must equal)."""
+    return [_read_batch([c])[0] or "" for c in crops]
