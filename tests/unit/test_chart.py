@@ -281,6 +281,8 @@ def test_every_pod_runs_non_root_with_a_read_only_root_filesystem(rendered):
     for spec in pod_specs(docs):
         assert spec["securityContext"]["runAsNonRoot"] is True, name
         assert spec["securityContext"]["runAsUser"] > 0, name
+        # With the rest below: the "restricted" Pod Security Standard.
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
         for container in spec["containers"]:
             ctx = container["securityContext"]
             assert ctx["readOnlyRootFilesystem"] is True, (name, container["name"])
