@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from semingest_worker import synth
 from semingest_worker.database import create_engine, queries, schema
 from semingest_worker.job import JobConfig, RunError, run_job
+from semingest_worker.spec import DEFAULT_LABELS
 
 pytestmark = [pytest.mark.spark]
 
@@ -187,3 +188,86 @@ def test_run_level_failures_are_clear(tmp_path: Path, sqlite_url: str, spark) ->
         )
     (run,) = _select(sqlite_url, sa.select(schema.ingest_runs))
     assert run.status == "failed" and "does not exist" in run.error
+
+
+def _tiny_keras(path: Path, seed: int) -> Path:
+    """A small softmax CNN over the 10 SEM categories (random weights: throughput and plumbing only)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(len(DEFAULT_LABELS), activation="softmax"),
+        ]
+    )
+    model.save(path)
+    return path
+
+
+def test_inference_writes_one_row_per_image_and_a_new_model_adds_its_own(
+    corpus, spark, sqlite_url: str, tmp_path: Path
+) -> None:
+    from semingest_worker.inference import ModelConfig
+
+    root, images, _ = corpus
+    src = tmp_path / "src"
+    src.mkdir()
+    picked = [i for i in images if i.duplicate_of is None][:12]
+    for n, image in enumerate(picked):
+        (src / f"{n:02d}_{Path(image.path).name}").write_bytes(Path(image.path).read_bytes())
+    (src / "zz_copy.tif").write_bytes(Path(picked[0].path).read_bytes())  # a duplicate
+    m1, m2 = _tiny_keras(tmp_path / "m1.keras", seed=1), _tiny_keras(tmp_path / "m2.keras", seed=2)
+    config = JobConfig(
+        source=str(src), database_url=sqlite_url, model=ModelConfig(path=str(m1), batch_size=4)
+    )
+
+    summary = run_job(config, spark=spark, progress=False)
+    assert summary["inference"]["status"] == "done"
+    model_id = summary["inference"]["model_id"]
+    assert summary["processed"] == 13 and summary["failed"] == 0 and summary["duplicates"] == 1
+    assert summary["stage_seconds"]["inference"] > 0
+    inf = schema.inference
+    rows = _select(sqlite_url, sa.select(inf))
+    assert len(rows) == 12 and {r.model_id for r in rows} == {model_id}
+    import json
+
+    for r in rows:
+        scores = json.loads(r.scores)
+        assert set(scores) == set(DEFAULT_LABELS)
+        assert sum(scores.values()) == pytest.approx(1.0, abs=1e-5)
+        assert r.top1_label == max(scores, key=scores.get) and r.error is None
+    (run,) = [r for r in _select(sqlite_url, sa.select(schema.ingest_runs)) if r.id == summary["run_id"]]
+    assert run.model_id == model_id and run.inference_seconds > 0
+
+    again = run_job(config, spark=spark, progress=False)  # same model: nothing to do
+    assert (again["skipped"], again["processed"]) == (13, 0)
+    assert len(_select(sqlite_url, sa.select(inf))) == 12
+
+    other = JobConfig(source=str(src), database_url=sqlite_url, model=ModelConfig(path=str(m2)))
+    third = run_job(other, spark=spark, progress=False)  # a new model classifies everything again
+    assert third["processed"] == 13 and third["inference"]["model_id"] != model_id
+    assert len(_select(sqlite_url, sa.select(inf))) == 24
+    counts, _ = _state(sqlite_url)
+    assert counts["images"] == 12 and counts["image_files"] == 13
+
+
+def test_a_model_that_cannot_be_loaded_fails_the_run_before_any_image(
+    corpus, spark, sqlite_url: str, tmp_path: Path
+) -> None:
+    from semingest_worker.inference import ModelConfig
+
+    root, _, _ = corpus
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"not a model at all")
+    config = JobConfig(source=str(root), database_url=sqlite_url, model=ModelConfig(path=str(broken)))
+    with pytest.raises(RunError, match="cannot load the model") as info:
+        run_job(config, spark=spark, progress=False)
+    assert "broken.keras" in str(info.value)
+    counts, _ = _state(sqlite_url)
+    assert counts["image_files"] == 0
+    (run,) = _select(sqlite_url, sa.select(schema.ingest_runs))
+    assert run.status == "failed" and "cannot load the model" in run.error

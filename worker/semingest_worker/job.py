@@ -281,9 +281,14 @@ def _run_on_spark(
     progress: bool,
     progress_stream: Any,
 ) -> tuple[Counters, int]:
-    own_session = spark is None
-    if own_session:
-        spark = _spark_session(config)
+    own_session = False
+    if spark is None:
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.getActiveSession()
+        if spark is None:  # ours to stop at the end (an active session belongs to its creator)
+            spark = _spark_session(config)
+            own_session = True
     sc = spark.sparkContext
     try:
         partitions = config.partitions or 4 * sc.defaultParallelism
