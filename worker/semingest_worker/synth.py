@@ -280,20 +280,26 @@ def _draw_zeiss(img: np.ndarray, scale: _Scale, label: str, acq: _Acq, black: bo
     band = Image.new("L", (w, bar_h), bg)
     d = ImageDraw.Draw(band)
     d.rectangle([0, 0, w - 1, bar_h - 1], outline=fg if not black else 200, width=1)
-    fs = max(9, round(bar_h * 0.22))
+    fs = max(11, round(bar_h * 0.22))  # legible labels on small frames too
     font = _font(fs)
     x0 = round(w * 0.02)
     th = round(fs * 0.12) + 1
     if black:
-        _text(d, (x0, bar_h * 0.1), f"Mag = {_zeiss_mag(acq.mag).strip()}", font, fg)
-        _text(d, (x0, bar_h * 0.4), "NV 40-38", font, fg)
-        _text(d, (x0, bar_h * 0.7), f"{acq.day} {_MONTHS[acq.month - 1]} {acq.year}", font, fg)
-        bx = round(w * 0.2)
-        _text(d, (bx, bar_h * 0.15), label, font, fg)
-        ly = round(bar_h * 0.52)
+        left = [
+            f"Mag = {_zeiss_mag(acq.mag).strip()}",
+            "NV 40-38",
+            f"{acq.day} {_MONTHS[acq.month - 1]} {acq.year}",
+        ]
+        for k, line in enumerate(left):
+            _text(d, (x0, bar_h * (0.1 + 0.3 * k)), line, font, fg)
+        bx = max(round(w * 0.2), x0 + round(max(_text_width(t, font) for t in left)) + fs)
+        ly = round(bar_h * 0.6)
+        tick = max(2, fs // 3)
+        # the label sits above the left tick with a small gap (as SmartSEM draws it)
+        _text(d, (bx + th + 2, ly - tick - 3 - fs * 1.2), label, font, fg)
         d.rectangle([bx, ly, bx + scale.bar_px + th - 1, ly + th - 1], fill=fg)
-        d.rectangle([bx, ly - fs // 2, bx + th - 1, ly + fs // 2], fill=fg)
-        d.rectangle([bx + scale.bar_px, ly - fs // 2, bx + scale.bar_px + th - 1, ly + fs // 2], fill=fg)
+        d.rectangle([bx, ly - tick, bx + th - 1, ly + tick], fill=fg)
+        d.rectangle([bx + scale.bar_px, ly - tick, bx + scale.bar_px + th - 1, ly + tick], fill=fg)
         fx = round(w * 0.54)
         _text(d, (fx, bar_h * 0.1), f"Signal A = {acq.detector}", font, fg)
         _text(d, (fx, bar_h * 0.4), "Vacuum = 1.35e-006 mbar", font, fg)
@@ -335,7 +341,7 @@ def _draw_fei(img: np.ndarray, scale: _Scale, label: str, acq: _Acq, bar_h: int)
     h, w = img.shape
     band = Image.new("L", (w, bar_h), 0)
     d = ImageDraw.Draw(band)
-    fs = max(8, round(min(bar_h, 44) * 0.36))
+    fs = max(10, round(min(bar_h, 44) * 0.36))
     font = _font(fs)
     half = bar_h // 2
     x = 1
@@ -370,7 +376,7 @@ def _draw_fei(img: np.ndarray, scale: _Scale, label: str, acq: _Acq, bar_h: int)
 
 def _draw_tescan(img: np.ndarray, scale: _Scale, label: str, acq: _Acq) -> None:
     h, w = img.shape
-    bar_h = round(h * 0.13)
+    bar_h = max(64, round(h * 0.13))
     band = Image.new("L", (w, bar_h), 51)
     d = ImageDraw.Draw(band)
     grid = 100
@@ -400,7 +406,7 @@ def _draw_tescan(img: np.ndarray, scale: _Scale, label: str, acq: _Acq) -> None:
     tick = round(row * 0.3)
     d.rectangle([bx0, ly - tick, bx0 + th - 1, ly + th - 1], fill=255)
     d.rectangle([bx1 - th + 1, ly - tick, bx1, ly + th - 1], fill=255)
-    fl = _font(max(8, round(row * 0.34)))
+    fl = _font(max(11, round(row * 0.34)))
     _text(d, ((bx0 + bx1 - _text_width(label, fl)) / 2, row * 0.3), label, fl, 255)
     bounds2 = [0, round(w * 0.17), round(w * 0.5), round(w * 0.83), w - 1]
     heads2 = ["Energy", "User", "", "Mag"]
@@ -418,11 +424,11 @@ def _draw_tescan(img: np.ndarray, scale: _Scale, label: str, acq: _Acq) -> None:
 
 def _draw_jeol(img: np.ndarray, scale: _Scale, label: str, acq: _Acq) -> int:
     h, w = img.shape
-    bar_h = round(h * 0.0625)
+    bar_h = max(32, round(h * 0.0625))
     band = Image.new("L", (w, bar_h), 0)
     d = ImageDraw.Draw(band)
-    fs = max(8, round(bar_h * 0.36))
-    font = _font(fs, mono=True)
+    fs = max(11, round(bar_h * 0.36))
+    font = _font(fs)  # proportional: DejaVu Sans Mono's dotted zeros read as 8 when small
     line1 = round(bar_h * 0.08)
     bx0 = round(w * 0.34)
     thick = max(3, round(bar_h * 0.25))
@@ -442,7 +448,7 @@ def _draw_jeol(img: np.ndarray, scale: _Scale, label: str, acq: _Acq) -> int:
 def _draw_hitachi(img: np.ndarray, scale: _Scale, label: str, acq: _Acq) -> None:
     """In-image ruler: 11 ticks over the whole length, label below it, info text at the left."""
     h, w = img.shape
-    fs = max(10, round(h * 0.03))
+    fs = max(12, round(h * 0.03))
     font = _font(fs)
     band = Image.fromarray(img)
     d = ImageDraw.Draw(band)
@@ -720,7 +726,7 @@ def _make_image(out_dir: str, index: int, seed: int, size: tuple[int, int], styl
         _write_tiff(path, img, [(34118, 2, 0, text.encode("latin-1"), True)])
     elif style in ("fei", "fei_tall"):
         acq = _acq(rng, scale.pixel_size_m, w, ("ETD", "TLD", "CBS", "ICE"))
-        bar_h = round(h * (0.05 if style == "fei" else 0.09))
+        bar_h = max(26, round(h * 0.05)) if style == "fei" else max(40, round(h * 0.09))
         _draw_fei(img, scale, label, acq, bar_h)
         path = folder / f"{name}.tif"
         text = fei_text(scale.pixel_size_m, acq, w, h - bar_h, bar_h)
@@ -773,7 +779,8 @@ def _make_duplicate(out_dir: str, index: int, source: SyntheticImage) -> Synthet
             im.save(path, optimize=False, compress_level=1)
         else:
             path = folder / f"dup_{index:05d}_{Path(source.path).stem}.tif"
-            im.save(
+            # a fresh image: no vendor tag is carried over (Pillow would keep e.g. 50431 mangled)
+            Image.fromarray(np.asarray(im)).save(
                 path,
                 compression="tiff_adobe_deflate",
                 tiffinfo={270: "ImageJ=1.54f\nunit=micron\n", 305: "ImageJ"},
@@ -815,7 +822,9 @@ def generate_corpus(
     n_dup = min(count - 1, round(count * duplicate_fraction)) if count > 1 else 0
     n_orig = count - n_dup
     plan_rng = np.random.default_rng(np.random.SeedSequence([seed, 0xD0C]))
-    chosen = [styles[int(k)] for k in plan_rng.integers(0, len(styles), n_orig)]
+    # every style equally often (shuffled): mixed corpora always cover all requested styles
+    order = plan_rng.permutation(n_orig)
+    chosen = [styles[int(k) % len(styles)] for k in order]
     workers = workers if workers is not None else (min(os.cpu_count() or 1, 8) if n_orig >= 32 else 1)
     if workers > 1:
         chunk = max(1, math.ceil(n_orig / (workers * 4)))

@@ -19,6 +19,7 @@ from . import detect, ocr
 from .databar import bottom_band, content_rows, find_databar
 from .labels import (
     has_decimal_mark,
+    is_round_number,
     parse_label,
     pixel_size_from_label,
     repair_dropped_micro,
@@ -65,34 +66,49 @@ def _doubt(label, text: str, found: detect.Found) -> str | None:
     crop = found.label_crop
     if "." not in label.number and has_decimal_mark(crop):
         return "but the label has a decimal mark"
+    if not is_round_number(label.number):
+        return "but scale-bar lengths are round numbers"
     if found.style == "ruler" and significant_digits(label.number) != 3:
         return "but ruler labels have three significant digits (10.0µm, 500nm)"
     return None
 
 
-def _reading(found: detect.Found, text: str | None) -> ScaleBarReading:
-    if found.label_crop is None or text is None:
-        return ScaleBarReading(bar_px=found.bar_px, style=found.style, reason=found.reason)
+def _interpret(text: str, crop: np.ndarray, found: detect.Found) -> tuple[object | None, str]:
+    """A label from one OCR text, or None and why not."""
     label = parse_label(text)
     if label is None:
-        repaired = repair_dropped_micro(text, found.label_crop)
+        repaired = repair_dropped_micro(text, crop)
         label = parse_label(repaired) if repaired else None
     if label is None:
-        return ScaleBarReading(
-            label_text=text,
-            bar_px=found.bar_px,
-            style=found.style,
-            reason=f"label unreadable: OCR read {text!r}",
-        )
-    assert found.bar_px is not None
+        return None, f"label unreadable: OCR read {text!r}"
     doubt = _doubt(label, text, found)
     if doubt:
+        return None, f"label unreadable: OCR read {text!r} {doubt}"
+    return label, ""
+
+
+def _reading(found: detect.Found, texts: tuple[str, str] | None) -> ScaleBarReading:
+    """Both renderings of the label crop (grey and binarised) are read; a reading is accepted when
+    the ones that parse agree, so that one misread digit does not become a wrong pixel size."""
+    if found.label_crop is None or texts is None:
+        return ScaleBarReading(bar_px=found.bar_px, style=found.style, reason=found.reason)
+    assert found.bar_px is not None
+    crops = (found.label_crop, _binary(found.label_crop))
+    parsed = [(_interpret(t, c, found), t) for t, c in zip(texts, crops, strict=True)]
+    good = [(lab, t) for (lab, _why), t in parsed if lab is not None]
+    if not good:
         return ScaleBarReading(
-            label_text=text,
+            label_text=texts[0], bar_px=found.bar_px, style=found.style, reason=parsed[0][0][1]
+        )
+    normalised = {pixel_size_from_label(lab, found.bar_px)[1].unit + f"{lab.value:g}" for lab, _t in good}
+    if len(normalised) > 1:
+        return ScaleBarReading(
+            label_text=texts[0],
             bar_px=found.bar_px,
             style=found.style,
-            reason=f"label unreadable: OCR read {text!r} {doubt}",
+            reason=f"label unreadable: OCR readings disagree ({texts[0]!r} vs {texts[1]!r})",
         )
+    label, text = good[0]
     if found.bar_px < MIN_BAR_PX:
         return ScaleBarReading(
             label_text=text,
@@ -113,6 +129,10 @@ def _reading(found: detect.Found, text: str | None) -> ScaleBarReading:
     )
 
 
+def _binary(crop: np.ndarray) -> np.ndarray:
+    return np.where(crop < 160, 0, 255).astype(np.uint8)
+
+
 def read_scale_bars(items: Sequence[ScaleBarInput]) -> list[ScaleBarReading]:
     """One reading per input, in order. Never raises for a bad image; the label crops of all
     inputs are read in one batched OCR pass (plus the per-process cache)."""
@@ -125,11 +145,15 @@ def read_scale_bars(items: Sequence[ScaleBarInput]) -> list[ScaleBarReading]:
                 detect.Found(None, None, None, f"scale bar detection failed: {type(exc).__name__}: {exc}")
             )
     wanted = [i for i, f in enumerate(founds) if f.label_crop is not None]
-    texts: dict[int, str | None] = {}
+    texts: dict[int, tuple[str, str]] = {}
     if wanted:
+        crops = []
+        for i in wanted:
+            crops += [founds[i].label_crop, _binary(founds[i].label_crop)]
         try:
-            for i, text in zip(wanted, ocr.read_labels([founds[i].label_crop for i in wanted]), strict=True):
-                texts[i] = text
+            read = ocr.read_labels(crops)
+            for k, i in enumerate(wanted):
+                texts[i] = (read[2 * k], read[2 * k + 1])
         except (ocr.TesseractError, OSError, TimeoutError) as exc:
             for i in wanted:
                 founds[i] = detect.Found(founds[i].style, founds[i].bar_px, None, f"OCR failed: {exc}")

@@ -83,12 +83,11 @@ def _ink(region: np.ndarray, background: int) -> tuple[np.ndarray, np.ndarray, i
     return (diff > thr).astype(np.uint8), diff, contrast
 
 
-def _horizontal_lines(ink: np.ndarray, width: int) -> list[_Line]:
+def _horizontal_lines(ink: np.ndarray, width: int, ink_lab: np.ndarray, ink_stats: np.ndarray) -> list[_Line]:
     h = ink.shape[0]
     k = max(13, round(0.01 * width) * 2 + 1)  # odd: the opening keeps run ends in place
     opened = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((1, k), np.uint8))
     n, _lab, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
-    _n, ink_lab, ink_stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     lines = []
     for i in range(1, n):
         x, y, cw, ch, _area = (int(v) for v in stats[i])
@@ -117,10 +116,12 @@ def _horizontal_lines(ink: np.ndarray, width: int) -> list[_Line]:
     return merged + lines
 
 
-def _clusters(glyphs: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+def _clusters(glyphs: np.ndarray, heights: list[int] | None = None) -> tuple[int, np.ndarray, np.ndarray]:
     """Group glyphs into words/phrases (horizontal proximity only)."""
-    n, _lab, stats, _ = cv2.connectedComponentsWithStats(glyphs, connectivity=8)
-    heights = [int(stats[i, cv2.CC_STAT_HEIGHT]) for i in range(1, n) if stats[i, cv2.CC_STAT_HEIGHT] >= 4]
+    if heights is None:
+        n, _lab, stats, _ = cv2.connectedComponentsWithStats(glyphs, connectivity=8)
+        heights = [int(stats[i, cv2.CC_STAT_HEIGHT]) for i in range(1, n)]
+    heights = [h for h in heights if h >= 4]
     text_h = float(np.median(heights)) if heights else 8.0
     dx = max(3, round(text_h))
     joined = cv2.dilate(glyphs, np.ones((1, dx), np.uint8))
@@ -140,7 +141,11 @@ def _pick_label(stats: np.ndarray, n: int, line: _Line, width: int, prefer_right
             cands.append((0, 0, i))
         elif y1 <= line.y1 + 1 and line.y0 - y1 <= 3 * ch and overlap >= 0.5 * cw:
             cands.append((1, line.y0 - y1, i))
-        elif x >= line.x1 and x - line.x1 <= 0.2 * width and vband > 0:
+        elif (
+            x >= line.x1
+            and x - line.x1 <= 0.2 * width
+            and abs(y + ch / 2 - (line.y0 + line.y1) / 2) <= 0.6 * ch
+        ):
             cands.append((0.5 if prefer_right else 2, x - line.x1, i))
         elif y >= line.y0 and y - line.y1 <= 3 * ch and overlap > 0:
             cands.append((3, y - line.y1, i))
@@ -180,7 +185,7 @@ def _normalise_crop(diff: np.ndarray, member: np.ndarray, contrast: int) -> np.n
     crop = cv2.resize(
         crop, (max(1, round((x1 - x0) * scale)), LABEL_HEIGHT_PX), interpolation=cv2.INTER_CUBIC
     )
-    binary = np.where(crop < 160, 0, 255).astype(np.uint8)
+    binary = np.clip(crop, 0, 255).astype(np.uint8)  # smooth: Tesseract LSTM reads grey
     return cv2.copyMakeBorder(
         binary, LABEL_PAD_PX, LABEL_PAD_PX, LABEL_PAD_PX, LABEL_PAD_PX, cv2.BORDER_CONSTANT, value=255
     )
@@ -202,11 +207,11 @@ def in_databar(band8: np.ndarray, offset: int, bar: DataBar, vendor: str | None)
     ink, diff, contrast = _ink(region, bar.background)
     if contrast < 60:
         return Found(None, None, None, "scale bar line not found in data bar (no contrast)")
-    lines = _horizontal_lines(ink, width)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    lines = _horizontal_lines(ink, width, lab, stats)
     if not lines:
         return Found(None, None, None, "scale bar line not found in data bar")
     line = max(lines, key=lambda ln: (ln.gap is not None, ln.length))
-    n, lab, _stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     spans = [(line.x0, line.gap[0]), (line.gap[1] + 1, line.x1 + 1)] if line.gap else [(line.x0, line.x1 + 1)]
     line_ids = set()
     for a, b in spans:
@@ -215,7 +220,8 @@ def in_databar(band8: np.ndarray, offset: int, bar: DataBar, vendor: str | None)
     glyphs = ink.copy()
     if line_ids:
         glyphs[np.isin(lab, list(line_ids))] = 0
-    nc, clab, cstats = _clusters(glyphs)
+    others = [int(stats[i, cv2.CC_STAT_HEIGHT]) for i in range(1, n) if i not in line_ids]
+    nc, clab, cstats = _clusters(glyphs, others)
     pick = _pick_label(cstats, nc, line, width, prefer_right=vendor == "jeol")
     if pick is None:
         return Found(None, _end_ticks(ink, line), None, "label not found next to the scale bar")

@@ -156,3 +156,11 @@ def repair_dropped_micro(text: str, crop: np.ndarray) -> str | None:
 def significant_digits(number: str) -> int:
     digits = number.replace(".", "").lstrip("0")
     return len(digits)
+
+
+def is_round_number(number: str) -> bool:
+    """Scale-bar lengths are round: one or two significant digits ("1", "20", "2.5", "500",
+    "10.0" and "1.00" as Hitachi prints them), never a leading zero before other digits ("08")."""
+    if len(number) > 1 and number[0] == "0" and number[1] != ".":
+        return False
+    return len(number.replace(".", "").strip("0")) <= 2
