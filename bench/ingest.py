@@ -39,9 +39,11 @@ class IngestRun:
     repetition: int
     wall_seconds: float
     cpu_seconds: float  # user + system of the whole process tree
-    max_rss_mb: float
+    max_rss_mb: float  # largest child process so far (ru_maxrss of RUSAGE_CHILDREN)
     report: dict[str, Any]  # the run's own --json summary
     table_rows: dict[str, int] = field(default_factory=dict)  # rows per table after the run
+    accuracy: dict[str, Any] = field(default_factory=dict)  # pixel sizes vs the generator's truth
+    load_before: float | None = None  # 1-minute load average when the run started (other work on the box)
 
     @property
     def images(self) -> int:
@@ -63,8 +65,10 @@ class IngestRun:
             "wall_seconds": self.wall_seconds,
             "run_seconds": self.run_seconds,
             "cpu_seconds": self.cpu_seconds,
-            "max_rss_mb": self.max_rss_mb,
+            "max_child_rss_mb": self.max_rss_mb,
+            "load_before": self.load_before,
             "table_rows": self.table_rows,
+            "accuracy": self.accuracy,
             "report": self.report,
         }
 
@@ -137,6 +141,38 @@ def count_rows(url: str) -> dict[str, int]:
         engine.dispose()
 
 
+def pixel_size_accuracy(url: str, truth: dict[str, float]) -> dict[str, Any]:
+    """How many stored OCR / metadata pixel sizes agree with ``truth`` (absolute path -> metres)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT f.path, p.ocr_pixel_size_m, p.metadata_pixel_size_m "
+                    "FROM image_files f JOIN pixel_size p ON p.image_hash = f.image_hash"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    checked = ocr_ok = meta_ok = ocr_read = 0
+    for path, ocr, meta in rows:
+        want = truth.get(path)
+        if not want:
+            continue
+        checked += 1
+        ocr_read += ocr is not None
+        ocr_ok += ocr is not None and abs(ocr - want) <= 0.03 * want
+        meta_ok += meta is not None and abs(meta - want) <= 0.001 * want
+    return {
+        "checked": checked,
+        "ocr_read": ocr_read,
+        "ocr_within_3_percent": ocr_ok,
+        "metadata_within_0_1_percent": meta_ok,
+    }
+
+
 def run_ingest(
     images_dir: Path,
     database: str,
@@ -144,6 +180,7 @@ def run_ingest(
     repetition: int,
     workdir: Path,
     *,
+    truth: dict[str, float] | None = None,
     extra_args: tuple[str, ...] = (),
     timeout: float = 3600.0,
 ) -> IngestRun:
@@ -164,6 +201,7 @@ def run_ingest(
         env.setdefault("PYSPARK_PYTHON", sys.executable)
         env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         log = workdir / f"{database}-{master.replace('[', '').replace(']', '')}-{repetition}.log"
+        load = os.getloadavg()[0]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         with open(log, "wb") as err:
@@ -179,6 +217,7 @@ def run_ingest(
         if report is None:
             raise IngestFailed(f"semingest run --json printed no JSON object (stderr in {log})")
         rows = count_rows(url)
+        accuracy = pixel_size_accuracy(url, truth) if truth else {}
     return IngestRun(
         database=database,
         master=master,
@@ -188,6 +227,8 @@ def run_ingest(
         max_rss_mb=after.ru_maxrss / 1024.0,
         report=report,
         table_rows=rows,
+        accuracy=accuracy,
+        load_before=load,
     )
 
 

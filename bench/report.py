@@ -60,17 +60,18 @@ def _data_rows(run: IngestRun) -> int:
     return sum(n for table, n in run.table_rows.items() if table != "ingest_runs")
 
 
-def summarise_configuration(runs: list[IngestRun]) -> dict[str, Any]:
-    """Medians for one (database, master) over its repetitions."""
+def summarise_configuration(runs: list[IngestRun], startup: float | None) -> dict[str, Any]:
+    """Medians for one (database, master) over its repetitions; ``startup``: that master's median."""
     images = runs[0].images
     wall = _median(r.wall_seconds for r in runs)
     run_s = _median(r.run_seconds for r in runs)
+    work = wall - startup if wall is not None and startup is not None and wall > startup else None
     stage_per_image = {
         s: _median(
             (_stage_seconds(r, s) / r.images) if r.images and _stage_seconds(r, s) is not None else None
             for r in runs
         )
-        for s in STAGES
+        for s in (*STAGES, "decode")
     }
     db_rates = [
         _data_rows(r) / _stage_seconds(r, "database")
@@ -82,14 +83,19 @@ def summarise_configuration(runs: list[IngestRun]) -> dict[str, Any]:
         "images": images,
         "wall_seconds": {"median": wall, "all": [r.wall_seconds for r in runs]},
         "run_seconds": {"median": run_s, "all": [r.run_seconds for r in runs]},
-        "startup_seconds": _median(r.wall_seconds - r.run_seconds for r in runs if r.run_seconds is not None),
+        "startup_seconds": startup,
         "images_per_second": _ratio(images, wall),
-        "images_per_second_excluding_startup": _ratio(images, run_s),
+        "images_per_second_excluding_startup": _ratio(images, work),
+        "load_average_1min": {
+            "median": _median(r.load_before for r in runs),
+            "all": [r.load_before for r in runs],
+        },
         "cpu_seconds_per_image": _median(r.cpu_seconds / r.images for r in runs if r.images),
         "stage_seconds_per_image": stage_per_image,
         "database_rows": _median(_data_rows(r) for r in runs),
         "database_rows_per_second": _median(db_rates),
         "table_rows": runs[-1].table_rows,
+        "accuracy": runs[-1].accuracy,
         "counts": {
             k: runs[-1].report.get(k) for k in ("discovered", "skipped", "processed", "failed", "duplicates")
         },
@@ -99,6 +105,8 @@ def summarise_configuration(runs: list[IngestRun]) -> dict[str, Any]:
 def build_report(
     *,
     runs: list[IngestRun],
+    startups: list[dict[str, Any]],
+    spark_free: dict[str, Any] | None,
     corpus: dict[str, Any],
     reference: dict[str, Any] | None,
     reference_error: str | None,
@@ -107,11 +115,20 @@ def build_report(
     headline_database: str,
     settings: dict[str, Any],
 ) -> dict[str, Any]:
+    startup = {
+        m: {
+            "median": _median(x["wall_seconds"] for x in startups if x["master"] == m),
+            "all": [x for x in startups if x["master"] == m],
+        }
+        for m in sorted({x["master"] for x in startups}, key=_cores)
+    }
     by_db: dict[str, dict[str, Any]] = {}
     for db in sorted({r.database for r in runs}):
         for master in sorted({r.master for r in runs if r.database == db}, key=_cores):
             group = [r for r in runs if r.database == db and r.master == master]
-            by_db.setdefault(db, {})[_key(master)] = summarise_configuration(group)
+            by_db.setdefault(db, {})[_key(master)] = summarise_configuration(
+                group, (startup.get(master) or {}).get("median")
+            )
     head = by_db.get(headline_database) or next(iter(by_db.values()), {})
     one, two = head.get("local1", {}), head.get("local2", {})
     ips = {k: v.get("images_per_second") for k, v in head.items()}
@@ -142,6 +159,10 @@ def build_report(
         "scaling_2_over_1": _ratio(ips.get("local2"), ips.get("local1")),
         "scaling_2_over_1_excluding_startup": _ratio(ips_ex.get("local2"), ips_ex.get("local1")),
         "startup_seconds": one.get("startup_seconds"),
+        "startup": {_key(m): v for m, v in startup.items()},
+        "accuracy": one.get("accuracy") or two.get("accuracy"),
+        "spark_free": spark_free,
+        "spark_free_images_per_second": (spark_free or {}).get("images_per_second"),
         "stage_seconds_per_image": one.get("stage_seconds_per_image"),
         "stage_seconds_per_image_local2": two.get("stage_seconds_per_image"),
         "stage_scaling_2_over_1": stage_scaling,
@@ -156,7 +177,7 @@ def build_report(
         "speedup_vs_reference_excluding_startup": _ratio(ips_ex.get("local1"), ref_ips),
         "reference": reference,
         "reference_error": reference_error,
-        "inference": inference,
+        "inference": _inference_summary(inference),
         "inference_error": inference_error,
         "by_database": by_db,
         "repetitions": settings.get("repetitions"),
@@ -167,6 +188,19 @@ def build_report(
     }
     report["targets"] = _targets(report)
     return report
+
+
+def _inference_summary(raw: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``{batch1, batch32}`` images/s (SEM-sized input, the pipeline's conversion included)."""
+    if not raw:
+        return None
+    ips = raw.get("images_per_second") or {}
+    return {
+        "batch1": ips.get("batch1"),
+        "batch32": ips.get("batch32"),
+        "model_input_images_per_second": raw.get("model_input_images_per_second"),
+        "details": raw,
+    }
 
 
 def _targets(r: dict[str, Any]) -> dict[str, Any]:
@@ -202,7 +236,7 @@ def render_markdown(r: dict[str, Any]) -> str:
         f"{r['cores']} cores",
         "",
         f"Medians over {r['repetitions']} repetitions. End to end = wall time of `semingest run` including "
-        "Python/JVM start-up; excl. start-up = the run's own `seconds`. Inference "
+        "Python/JVM start-up; excl. start-up = wall minus that master's start-up, measured alone. Inference "
         + (
             "on."
             if any(
@@ -213,16 +247,22 @@ def render_markdown(r: dict[str, Any]) -> str:
             else "off (no model)."
         ),
         "",
-        "| database | master | images/s end to end | images/s excl. start-up | wall s | start-up s | CPU s/image |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| database | master | images/s end to end | images/s excl. start-up | wall s | start-up s "
+        "| CPU ms/image | load avg |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for db, configs in r["by_database"].items():
         for key, c in configs.items():
             lines.append(
                 f"| {db} | {key} | {_f(c['images_per_second'])} | {_f(c['images_per_second_excluding_startup'])} | "
-                f"{_f(c['wall_seconds']['median'])} | {_f(c['startup_seconds'])} | {_ms(c['cpu_seconds_per_image'])} ms |"
+                f"{_f(c['wall_seconds']['median'])} | {_f(c['startup_seconds'])} | {_ms(c['cpu_seconds_per_image'])} | "
+                f"{_f(c['load_average_1min']['median'])} |"
             )
     lines += [
+        "",
+        "Start-up (interpreter, imports, JVM, SparkSession, first Python task, stop; measured alone): "
+        + ", ".join(f"{k} {_f(v.get('median'))} s" for k, v in r["startup"].items())
+        + f". Spark-free pipeline (one process, one core, SQLite): {_f(r.get('spark_free_images_per_second'))} images/s.",
         "",
         "Per-stage cost inside the pipeline (ms per image, summed over tasks; scaling = 2 x local1/local2 per image):",
         "",
@@ -231,7 +271,7 @@ def render_markdown(r: dict[str, Any]) -> str:
         + " | scaling 1->2 |",
         "| --- | " + " | ".join("---:" for cs in r["by_database"].values() for _ in cs) + " | ---: |",
     ]
-    for s in STAGES:
+    for s in ("decode", *STAGES):
         cells = [
             _ms(c["stage_seconds_per_image"].get(s)) for cs in r["by_database"].values() for c in cs.values()
         ]
@@ -243,6 +283,14 @@ def render_markdown(r: dict[str, Any]) -> str:
             "MariaDB rows per database-stage second: "
             + ", ".join(f"{k}: {_f(c.get('database_rows_per_second'), 0)}" for k, c in mdb.items())
             + f" ({_f((mdb.get('local1') or {}).get('database_rows'), 0)} rows per run).",
+        ]
+    acc = r.get("accuracy") or {}
+    if acc.get("checked"):
+        lines += [
+            "",
+            f"Pixel sizes against the generator's truth ({acc['checked']} files): OCR read for "
+            f"{acc['ocr_read']}, within 3 % for {acc['ocr_within_3_percent']}; metadata within 0.1 % for "
+            f"{acc['metadata_within_0_1_percent']}.",
         ]
     ref = r.get("reference")
     lines += ["", "Reference (PyPI sem-meta 0.1.1, own venv, one core):", ""]
@@ -265,7 +313,15 @@ def render_markdown(r: dict[str, Any]) -> str:
     inf = r.get("inference")
     if inf or r.get("inference_error"):
         lines += ["", "Inference (bench/inference_bench.py, MobileNetV2-sized, weights=None):", ""]
-        lines.append(f"- {inf}" if inf else f"- not run: {r.get('inference_error')}")
+        if inf:
+            mi = inf.get("model_input_images_per_second") or {}
+            lines.append(
+                f"- images/s from a 1024x768 grey SEM image (conversion and resize included): batch 1: "
+                f"{_f(inf.get('batch1'))}, batch 32: {_f(inf.get('batch32'))}; from 224x224x3 input: "
+                f"batch 1: {_f(mi.get('batch1'))}, batch 32: {_f(mi.get('batch32'))}"
+            )
+        else:
+            lines.append(f"- not run: {r.get('inference_error')}")
     lines += ["", "| target | goal | measured | met |", "| --- | ---: | ---: | --- |"]
     for name, t in r["targets"].items():
         met = "—" if t["met"] is None else ("yes" if t["met"] else "**no**")

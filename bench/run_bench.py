@@ -51,6 +51,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--reference-images", type=int, default=0, help="cap on the reference's images (0: all)")
     ap.add_argument("--reference-venv", type=Path, default=REPO / "build" / "ref-venv")
     ap.add_argument("--inference", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument(
+        "--spark-free",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run the pipeline in one process without Spark (and profile it)",
+    )
+    ap.add_argument(
+        "--profile", type=int, default=25, help="functions listed from the Spark-free profile (0: none)"
+    )
     args = ap.parse_args(argv)
     if args.images < 1 or args.repetitions < 1:
         ap.error("--images and --repetitions must be >= 1")
@@ -78,11 +87,18 @@ def main(argv: list[str] | None = None) -> int:
         _log(f"reusing {corpus.root}")
 
     extra: tuple[str, ...] = ("--model", str(args.model.resolve())) if args.model else ()
+    truth = {str(corpus.root / rel): size for rel, size in corpus_mod.truth_pixel_sizes(corpus).items()}
     runs: list[ingest.IngestRun] = []
+    startups: list[dict[str, Any]] = []
     for rep in range(1, args.repetitions + 1):
+        for master in masters:
+            startups.append(measure_startup(master))
+            _log(f"start-up {master} rep {rep}: {startups[-1]['wall_seconds']:.1f} s")
         for db in databases:
             for master in masters:
-                run = ingest.run_ingest(corpus.root, db, master, rep, work / "ingest", extra_args=extra)
+                run = ingest.run_ingest(
+                    corpus.root, db, master, rep, work / "ingest", truth=truth, extra_args=extra
+                )
                 runs.append(run)
                 _log(
                     f"{db:7s} {master:8s} rep {rep}: {run.images} images, wall {run.wall_seconds:.1f} s, "
@@ -106,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         ref_error = "disabled (--no-reference)"
 
+    spark_free = None
+    if args.spark_free:
+        spark_free = measure_spark_free(corpus.root, work / "spark-free", args.profile)
+        _log(f"Spark-free pipeline: {spark_free.get('images_per_second')} images/s on one core")
+
     inf_json, inf_error = None, None
     if args.inference:
         inf_json, inf_error = run_inference_bench(work / "inference")
@@ -127,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         reference_error=ref_error,
         inference=inf_json,
         inference_error=inf_error,
+        startups=startups,
+        spark_free=spark_free,
         headline_database=args.headline_database if args.headline_database in databases else databases[0],
         settings={
             "repetitions": args.repetitions,
@@ -160,6 +183,53 @@ def _reference_accuracy(
         if got is not None and abs(got - want) <= 0.03 * want:
             within += 1
     return {"ocr_checked_against_truth": checked, "ocr_within_3_percent": within}
+
+
+def _run_json(cmd: list[str], log: Path, timeout: float = 1800) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    with open(log, "wb") as err:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, cwd=REPO, check=False, timeout=timeout)
+    wall = time.perf_counter() - t0
+    parsed = ingest._last_json_object(proc.stdout.decode("utf-8", errors="replace"))
+    if proc.returncode != 0 or parsed is None:
+        raise RuntimeError(f"{' '.join(cmd[1:3])} exited {proc.returncode} (see {log})")
+    parsed["wall_seconds"] = wall
+    return parsed
+
+
+def measure_startup(master: str) -> dict[str, Any]:
+    """Fixed cost of one run: interpreter, imports, JVM, SparkSession, first Python task, stop."""
+    log_dir = REPO / "build" / "bench-work"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, str(REPO / "bench" / "spark_free.py"), "startup", master]
+    return _run_json(cmd, log_dir / "startup.log")
+
+
+def measure_spark_free(root: Path, workdir: Path, profile: int) -> dict[str, Any]:
+    """The pipeline in one process without Spark (SQLite), once plain and once under cProfile."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Any] = {}
+    for label, n in (("plain", 0), ("profiled", profile)):
+        if label == "profiled" and not profile:
+            continue
+        with ingest.fresh_database("sqlite", workdir) as url:
+            cmd = [sys.executable, str(REPO / "bench" / "spark_free.py"), "pipeline", str(root), url]
+            if n:
+                cmd += ["--profile", str(n)]
+            try:
+                result = _run_json(cmd, workdir / f"spark-free-{label}.log")
+            except (RuntimeError, subprocess.SubprocessError) as exc:
+                return {"error": str(exc)}
+        if label == "plain":
+            out.update(result)
+        else:
+            out["profile"] = {
+                "note": "cProfile adds overhead; use for proportions only",
+                "seconds": result.get("seconds"),
+                "top_cumulative": result.get("top_cumulative"),
+                "top_self": result.get("top_self"),
+            }
+    return out
 
 
 def run_inference_bench(workdir: Path) -> tuple[dict[str, Any] | None, str | None]:

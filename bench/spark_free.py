@@ -1,0 +1,117 @@
+"""Start-up and Spark-free costs, each measured in a fresh process (run by ``run_bench.py``).
+
+``startup MASTER``: the fixed cost every ``semingest run`` pays before its first image: start the
+interpreter, import the CLI, start the JVM and a SparkSession with the same settings as the job,
+run one trivial Python task (so that a Python worker starts) and stop. ``run_bench`` subtracts
+its median from the wall time of the ingest runs ("excluding start-up").
+
+``pipeline DIR DB_URL``: the whole per-image pipeline (``process_partition``: decode, metadata,
+scale bar, bulk database writes) over every image of DIR in THIS process, one core, no Spark:
+what the work costs without Spark's scheduling, serialisation and worker processes. With
+``--profile N`` it also returns the N functions with the largest cumulative time (cProfile).
+
+Each prints one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+T_PROCESS = time.perf_counter()  # as early as possible: imports below are part of start-up
+
+
+def _startup(master: str) -> dict:
+    t0 = time.perf_counter()
+    import semingest_worker.cli  # noqa: F401 - what `semingest run` imports first
+    from semingest_worker.job import JobConfig, _spark_session
+
+    t_import = time.perf_counter()
+    config = JobConfig(source=".", database_url="sqlite://", master=master)
+    spark = _spark_session(config)
+    t_session = time.perf_counter()
+    spark.sparkContext.parallelize([1, 2], 2).map(lambda x: x).collect()
+    t_task = time.perf_counter()
+    spark.stop()
+    t_stop = time.perf_counter()
+    return {
+        "master": master,
+        "import_seconds": t_import - t0,
+        "session_seconds": t_session - t_import,
+        "first_task_seconds": t_task - t_session,
+        "stop_seconds": t_stop - t_task,
+        "in_process_seconds": t_stop - T_PROCESS,
+    }
+
+
+def _pipeline(root: str, db_url: str, profile: int) -> dict:
+    t0 = time.perf_counter()
+    from semingest_worker.database import create_engine, create_schema
+    from semingest_worker.discovery import DEFAULT_INCLUDE, list_images
+    from semingest_worker.pipeline import PipelineConfig, process_partition
+
+    t_import = time.perf_counter()
+    engine = create_engine(db_url)
+    create_schema(engine)
+    engine.dispose()
+    files = list_images(os.path.abspath(root), DEFAULT_INCLUDE).files
+    config = PipelineConfig(database_url=db_url, run_id="bench-spark-free")
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    t1 = time.perf_counter()
+    counters = process_partition(iter(files), config)
+    seconds = time.perf_counter() - t1
+    out = {
+        "images": len(files),
+        "import_seconds": t_import - t0,
+        "seconds": seconds,
+        "images_per_second": len(files) / seconds if seconds > 0 else None,
+        "processed": counters.processed,
+        "failed": counters.failed,
+        "stage_seconds": dict(counters.stage_seconds),
+        "profiled": bool(profile),
+    }
+    if profiler is not None:
+        import pstats
+
+        profiler.disable()
+        stats = pstats.Stats(profiler)
+        rows = []
+        for (filename, line, name), (_cc, ncalls, tottime, cumtime, _callers) in stats.stats.items():
+            rows.append(
+                {
+                    "function": f"{os.path.basename(filename)}:{line}:{name}",
+                    "calls": ncalls,
+                    "tottime": tottime,
+                    "cumtime": cumtime,
+                }
+            )
+        out["top_cumulative"] = sorted(rows, key=lambda r: -r["cumtime"])[:profile]
+        out["top_self"] = sorted(rows, key=lambda r: -r["tottime"])[:profile]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="what", required=True)
+    s = sub.add_parser("startup")
+    s.add_argument("master")
+    p = sub.add_parser("pipeline")
+    p.add_argument("dir")
+    p.add_argument("db")
+    p.add_argument("--profile", type=int, default=0, help="report the N most expensive functions")
+    args = ap.parse_args(argv)
+    result = _startup(args.master) if args.what == "startup" else _pipeline(args.dir, args.db, args.profile)
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
