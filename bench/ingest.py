@@ -104,9 +104,25 @@ def fresh_database(kind: str, workdir: Path) -> Iterator[str]:
             conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
         yield f"{MARIADB_SERVER_URL}/{name}?charset=utf8mb4"
     finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        _drop_database(admin, name)
         admin.dispose()
+
+
+def _drop_database(admin: Any, name: str) -> None:
+    """Drop ``name``; one retry (a reconnect) when the server dropped the connection."""
+    import sqlalchemy as sa
+
+    for attempt in (1, 2):
+        try:
+            with admin.begin() as conn:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+            return
+        except sa.exc.OperationalError as exc:
+            if attempt == 2:
+                print(f"[bench] could not drop MariaDB database {name}: {exc}", file=sys.stderr)
+                return
+            admin.dispose()
+            time.sleep(2.0)
 
 
 def check_mariadb() -> str | None:
