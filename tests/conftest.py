@@ -63,7 +63,8 @@ def mariadb_url(mariadb_server: str) -> Iterator[str]:
     import sqlalchemy as sa
 
     name = f"semingest_t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(f"{mariadb_server}/test")
+    # pre-ping: a test may restart the server (issue 7), leaving pooled connections dead.
+    admin = sa.create_engine(f"{mariadb_server}/test", pool_pre_ping=True)
     with admin.begin() as conn:
         conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
     try:

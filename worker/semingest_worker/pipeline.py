@@ -13,7 +13,10 @@ partition (and so the task, which Spark may retry) is the database staying unrea
 retry deadline: retried tasks rewrite the same keys, so rows are never duplicated.
 
 Fault injection (tests, issue 7): with ``SEMINGEST_FAULT_KILL_AFTER=N`` in the environment, the
-Python worker kills itself with SIGKILL after N files of a partition on the task's first attempt.
+Python worker kills itself with SIGKILL on the task's first attempt once N files of its partition
+are committed, while the rest of its current batch is decoded but not yet written. With
+``SEMINGEST_FAULT_SLOW_MS=M`` every file takes M ms longer (slow storage), so a test can act
+while a run is still in progress.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from .records import ImageFile, ImageResult, MetadataResult, ScaleBarReading
 log = logging.getLogger(__name__)
 
 FAULT_KILL_AFTER_ENV = "SEMINGEST_FAULT_KILL_AFTER"
+FAULT_SLOW_MS_ENV = "SEMINGEST_FAULT_SLOW_MS"
 FAILURE_SAMPLE = 50  # failed files (path -> reason) kept per partition for the run summary
 
 
@@ -110,7 +114,7 @@ def process_partition(files: Iterable[ImageFile], config: PipelineConfig) -> Cou
     counters = Counters()
     classifier = _classifier(config)
     kill_after = _fault_kill_after()
-    seen = 0
+    slow_s = _fault_slow_seconds()
     with ImageWriter(
         config.database_url, model_id=config.model_id, retry_deadline_seconds=config.retry_deadline_seconds
     ) as writer:
@@ -118,20 +122,22 @@ def process_partition(files: Iterable[ImageFile], config: PipelineConfig) -> Cou
         batch: list[_Work] = []
         batch_pixels = 0
         for file in files:
+            if slow_s:
+                time.sleep(slow_s)
             work = _read(file, config, counters)
             batch.append(work)
             batch_pixels += work.pixels
             if len(batch) >= config.compute_batch or batch_pixels >= config.compute_batch_pixels:
                 pending.extend(_finish(batch, config, classifier, counters))
                 batch, batch_pixels = [], 0
-                if len(pending) >= config.batch_size:
-                    _flush(writer, pending, counters)
-                    pending = []
-            seen += 1
-            if kill_after is not None and seen >= kill_after:
-                _die(seen)
+                while len(pending) >= config.batch_size:
+                    _flush(writer, pending[: config.batch_size], counters)
+                    pending = pending[config.batch_size :]
+                    if kill_after is not None and counters.processed >= kill_after:
+                        _die(counters.processed)  # with uncommitted work in hand
         pending.extend(_finish(batch, config, classifier, counters))
-        _flush(writer, pending, counters)
+        for start in range(0, len(pending), config.batch_size):
+            _flush(writer, pending[start : start + config.batch_size], counters)
         counters.database_connections += writer.connections_opened
     return counters
 
@@ -343,8 +349,19 @@ def _fault_kill_after() -> int | None:
     return max(1, n)
 
 
-def _die(seen: int) -> None:
-    log.error("fault injection: killing this Python worker after %d files (%s)", seen, FAULT_KILL_AFTER_ENV)
+def _fault_slow_seconds() -> float:
+    try:
+        return max(0.0, float(os.environ.get(FAULT_SLOW_MS_ENV, "") or 0) / 1000.0)
+    except ValueError:
+        return 0.0
+
+
+def _die(committed: int) -> None:
+    log.error(
+        "fault injection: killing this Python worker after %d committed files (%s)",
+        committed,
+        FAULT_KILL_AFTER_ENV,
+    )
     os.kill(os.getpid(), signal.SIGKILL)
 
 
