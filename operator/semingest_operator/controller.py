@@ -8,8 +8,10 @@ success, so a restart or a retried handler never creates a second run for the sa
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +29,8 @@ from semingest_worker.spec import SemIngestSpec, SpecError
 
 log = logging.getLogger(__name__)
 
+# A run this process started is not started again while its status patch is on its way back.
+RECENT_START_SECONDS = 30.0
 _RANK = {st.PENDING: 0, st.SUBMITTED: 1, st.RUNNING: 2, st.SUSPENDED: 2, st.SUCCEEDED: 3, st.FAILED: 3}
 
 
@@ -53,9 +57,25 @@ class Controller:
         self.config = config
         self.metrics = metrics
         self.clock = clock
+        # Per-process caches, keyed by the SemIngest's uid: one reconciliation at a time per
+        # object (kopf runs the timer and the change handlers concurrently), and the last run
+        # started here (handlers may still see the body from before that run's status patch).
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._started: dict[str, tuple[str, float]] = {}
 
     # -- entry point ---------------------------------------------------------------------------
     async def reconcile(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The status patch that moves this SemIngest on (empty: nothing to do)."""
+        uid = (body.get("metadata") or {}).get("uid") or ""
+        lock = self._locks.setdefault(uid, asyncio.Lock())
+        async with lock:
+            return await self._reconcile(body)
+
+    def forget(self, uid: str) -> None:
+        self._locks.pop(uid, None)
+        self._started.pop(uid, None)
+
+    async def _reconcile(self, body: Mapping[str, Any]) -> dict[str, Any]:
         meta = body.get("metadata") or {}
         generation = int(meta.get("generation") or 1)
         status = dict(body.get("status") or {})
@@ -87,7 +107,13 @@ class Controller:
             return (
                 {} if status.get("observedGeneration") == generation else {"observedGeneration": generation}
             )
-        return await self._start(body, spec, status, generation, run, tick, now)
+        recent = self._started.get(meta.get("uid") or "")
+        if recent and recent[0] == run and time.monotonic() - recent[1] < RECENT_START_SECONDS:
+            return {}  # started by this process a moment ago; this body predates its status patch
+        patch = await self._start(body, spec, status, generation, run, tick, now)
+        if patch.get("runId") == run:
+            self._started[meta.get("uid") or ""] = (run, time.monotonic())
+        return patch
 
     # -- phases --------------------------------------------------------------------------------
     def _phase(
@@ -317,7 +343,7 @@ class Controller:
                 deleted.append(path)
         return deleted
 
-    async def delete_all(self, namespace: str, name: str) -> list[str]:
+    async def delete_all(self, namespace: str, name: str, uid: str = "") -> list[str]:
         """On SemIngest deletion: delete every object of every run of it (labelled as ours)."""
         selector = {LABEL_INGEST: label_value(name), LABEL_MANAGED_BY: MANAGED_BY}
         deleted: list[str] = []
@@ -340,6 +366,7 @@ class Controller:
                 if await self.api.delete(item_path):
                     deleted.append(item_path)
         self.metrics.set_phase(namespace, name, None)
+        self.forget(uid)
         return deleted
 
 

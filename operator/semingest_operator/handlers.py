@@ -117,15 +117,18 @@ def build_registry(
     async def updated(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
         await reconcile("update", body, patch, retry)
 
-    @kopf.timer(*RESOURCE, interval=config.poll_seconds, registry=registry)
+    # initial_delay: a new object's change handlers (and kopf's finalizer patch) go first.
+    @kopf.timer(*RESOURCE, interval=config.poll_seconds, initial_delay=config.poll_seconds, registry=registry)
     async def poll(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
         """Follow the Spark side (SparkApplication state, driver pod) and start scheduled runs."""
         await reconcile("timer", body, patch, retry)
 
     @kopf.on.delete(*RESOURCE, registry=registry)
-    async def deleted(namespace: str, name: str, retry: int, logger: logging.Logger, **_: Any) -> None:
+    async def deleted(
+        namespace: str, name: str, uid: str, retry: int, logger: logging.Logger, **_: Any
+    ) -> None:
         """Delete the runs now (their ownerReferences would, too, once the garbage collector runs)."""
-        gone = await guarded("delete", retry, lambda c: c.delete_all(namespace, name))
+        gone = await guarded("delete", retry, lambda c: c.delete_all(namespace, name, uid))
         logger.info("deleted %d object(s) of SemIngest %s/%s", len(gone), namespace, name)
 
     return registry

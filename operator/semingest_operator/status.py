@@ -119,7 +119,9 @@ def observe_driver_pod(pod: Mapping[str, Any] | None) -> Observation:
         return Observation(RUNNING, "DriverUnknown", "the driver pod's node is not reporting", True)
     problem = pod_problem(pod)
     if problem:
-        return Observation(SUBMITTED, problem[0], f"the driver is not starting: {problem[1]}", False)
+        return Observation(
+            SUBMITTED, problem[0], f"the driver is not starting ({problem[0]}): {problem[1]}", False
+        )
     return Observation(SUBMITTED, "DriverPending", "waiting for the driver pod to start", False)
 
 
@@ -146,7 +148,9 @@ def observe_spark_application(
         return Observation(SUSPENDED, "SparkSuspended", f"SparkApplication {label}", False)
     problem = pod_problem(driver_pod)
     if problem:
-        return Observation(SUBMITTED, problem[0], f"the driver is not starting: {problem[1]}", False)
+        return Observation(
+            SUBMITTED, problem[0], f"the driver is not starting ({problem[0]}): {problem[1]}", False
+        )
     return Observation(SUBMITTED, "Submitted", f"SparkApplication {label}", False)
 
 
@@ -167,7 +171,7 @@ def apply_start_timeout(
     problem = pod_problem(driver_pod)
     waited = f"the driver did not start within {timeout_seconds}s"
     if problem:
-        return Observation(FAILED, problem[0], f"{waited}: {problem[1]}", False)
+        return Observation(FAILED, problem[0], f"{waited} ({problem[0]}): {problem[1]}", False)
     if driver_pod is None:
         hint = (
             "no driver pod was created: is the kubeflow spark-operator installed and watching this namespace?"
