@@ -419,7 +419,7 @@ class _RunRecorder:
             return
         self._last_status = now
         try:
-            self.status_reporter.report(dict(self.counts), dict(stage_seconds or {}))
+            self.status_reporter.report(dict(self.counts), dict(stage_seconds or {}), force=force)
         except Exception:  # noqa: BLE001
             log.warning("status report failed", exc_info=True)
 

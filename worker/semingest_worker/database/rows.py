@@ -35,6 +35,7 @@ _SHORT_LIMITS = {
     "status": 16,
 }
 _EXIF_KINDS = {c.name: c.kind for c in schema.EXIF_COLUMNS}
+_EXIF_ABSENT: dict[str, None] = dict.fromkeys(schema.EXIF_COLUMN_NAMES)
 
 
 def path_key(path: str) -> str:
@@ -182,9 +183,10 @@ def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetim
     }
     meta = result.metadata
     if meta is not None:
-        exif_row: dict[str, Any] = {"image_hash": h}
-        for name in schema.EXIF_COLUMN_NAMES:
-            exif_row[name] = _exif_value(name, meta.exif.get(name))
+        exif_row: dict[str, Any] = {"image_hash": h, **_EXIF_ABSENT}
+        for name, value in meta.exif.items():
+            if name in _EXIF_KINDS:  # the standard tags only; absent ones stay NULL
+                exif_row[name] = _exif_value(name, value)
         rows.dependents["exif_meta"] = exif_row
         ins = meta.instrument
         rows.dependents["instrument_meta"] = {
