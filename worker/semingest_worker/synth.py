@@ -29,6 +29,7 @@ vendor's printed precision (Zeiss's text 4 significant digits, FEI/TESCAN 6+).
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
 import os
 import struct
 from collections.abc import Sequence
@@ -832,7 +833,8 @@ def generate_corpus(
             (out, list(range(a, min(a + chunk, n_orig))), seed, size, chosen[a : a + chunk])
             for a in range(0, n_orig, chunk)
         ]
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # forkserver, not fork: forking a process whose OpenCV/BLAS threads hold locks can hang
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("forkserver")) as pool:
             originals = [img for part in pool.map(_make_chunk, jobs) for img in part]
     else:
         originals = _make_chunk((out, list(range(n_orig)), seed, size, chosen))
