@@ -18,8 +18,8 @@ from semingest_worker.spec import DEFAULT_LABELS
 
 pytestmark = [pytest.mark.spark]
 
-# TESCAN is left out: its re-saved duplicates keep a 1-byte tag 50431 and are (rightly) flagged.
-STYLES = ("zeiss", "zeiss_black", "fei", "fei_tall", "jeol", "hitachi")
+
+STYLES = synth.STYLES
 COUNT = 200
 
 
