@@ -223,6 +223,8 @@ def test_native_driver_pod_wiring():
         ({"sparkConf": {"maxFailures": "3"}}, "spec.sparkConf.maxFailures"),
         ({"schedule": "every hour please"}, "spec.schedule"),
         ({"image": ""}, "spec.image"),
+        ({"model": {"path": "/models/sem.keras"}}, "spec.model"),
+        ({"model": {"pvc": "m", "hostPath": "/m", "path": "/sem.keras"}}, "spec.model"),
     ],
 )
 def test_invalid_specs_name_the_field(spec, field):

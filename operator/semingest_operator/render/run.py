@@ -35,6 +35,10 @@ def check_spec(spec_raw: Mapping[str, Any], default_image: str | None) -> SemIng
             "spec.image", "is required: the operator has no default worker image (SEMINGEST_DEFAULT_IMAGE)"
         )
     user_spark_conf(spec)
+    if spec.model is not None and bool(spec.model.pvc) == bool(spec.model.host_path):
+        raise SpecError(
+            "spec.model", "exactly one of pvc / hostPath must be set (the volume holding the model)"
+        )
     if spec.schedule is not None:
         try:
             schedule.parse_cron(spec.schedule)
