@@ -365,6 +365,8 @@ _OUR_ERRORS = ("DatabaseUnavailableError", "RunError", "ModelLoadError")
 
 def _error_message(exc: BaseException) -> str:
     """A clear one-line message for a failure, digging our own error out of a Spark traceback."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (SIGINT); the next run continues where this one stopped"
     text = str(exc)
     for name in _OUR_ERRORS:
         match = re.search(rf"{name}: (.+)", text)
@@ -575,6 +577,9 @@ def run_and_report(
         if as_json:
             print(json.dumps(exc.summary or {"status": "failed", "error": str(exc)}, default=str), file=out)
         return 1
+    except KeyboardInterrupt:
+        print("semingest: interrupted; what was committed stays, the next run continues from there", file=err)
+        return 130
     if as_json:
         print(json.dumps(summary, default=str), file=out)
     else:
