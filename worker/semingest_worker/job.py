@@ -215,13 +215,18 @@ def run_job(
             counters, partitions = _run_on_spark(
                 config, run_id, model_id, plan.todo, spark, recorder, progress, progress_stream
             )
-        # (6) totals
-        with engine.begin() as conn:
-            duplicates = queries.count_duplicates(conn, run_id) if plan.todo else 0
-            if plan.changed:
-                pruned = queries.prune_orphans(conn)
-                if pruned:
-                    summary["pruned_images"] = pruned
+
+        # (6) totals (and images no file points at any more, when files changed)
+        def totals() -> tuple[int, int]:
+            with engine.begin() as conn:
+                dups = queries.count_duplicates(conn, run_id) if plan.todo else 0
+                return dups, queries.prune_orphans(conn) if plan.changed else 0
+
+        duplicates, pruned = db.call_with_retry(
+            totals, deadline_seconds=config.retry_deadline_seconds, what="counting duplicates"
+        )
+        if pruned:
+            summary["pruned_images"] = pruned
         seconds = time.monotonic() - started
         summary.update(
             status="succeeded",
