@@ -80,3 +80,23 @@ def test_decimal_mark_is_seen_in_the_crop() -> None:
     assert has_decimal_mark(_crop("1.00µm"))
     assert has_decimal_mark(_crop("2,5 µm"))
     assert not has_decimal_mark(_crop("100µm"))  # DejaVu Mono's dotted zeros are not decimal marks
+
+
+def test_readings_are_refused_rather_than_wrong() -> None:
+    from semingest_worker.scalebar import _reading
+    from semingest_worker.scalebar.detect import Found
+
+    crop = _crop("100µm")
+    found = Found("jeol", 200.0, crop)
+    # µ read as m by both renderings: 0.5 mm per pixel is impossible for SEM
+    r = _reading(found, ("100mm", "100mm"))
+    assert r.pixel_size_m is None and "impossible" in r.reason
+    # the two renderings disagree on a digit: no pixel size
+    r = _reading(found, ("100 um", "700 um"))
+    assert r.pixel_size_m is None and "disagree" in r.reason
+    # not a round number: an OCR slip ("208" for "200")
+    r = _reading(found, ("208 nm", "208 nm"))
+    assert r.pixel_size_m is None and "round" in r.reason
+    # agreeing, plausible readings give the pixel size; "pm" for µm is read as µm
+    r = _reading(found, ("100pm", "100 um"))
+    assert (r.value, r.unit) == (100.0, "µm") and r.pixel_size_m == pytest.approx(100e-6 / 200.0)

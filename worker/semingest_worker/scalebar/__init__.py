@@ -30,6 +30,9 @@ __all__ = ["ScaleBarInput", "read_scale_bars", "content_rows", "MIN_BAR_PX"]
 
 # A bar shorter than this cannot give the pixel size within 3 % (its ends are uncertain by ±1 px).
 MIN_BAR_PX = 40
+# The largest pixel size an SEM image can have (a ~50 mm field over ~500 px); larger readings are
+# OCR errors (µ read as m).
+MAX_SEM_PIXEL_M = 1e-4
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,9 @@ def _interpret(text: str, crop: np.ndarray, found: detect.Found) -> tuple[object
     doubt = _doubt(label, text, found)
     if doubt:
         return None, f"label unreadable: OCR read {text!r} {doubt}"
+    size, _fixed = pixel_size_from_label(label, found.bar_px or 1.0)
+    if size > MAX_SEM_PIXEL_M:  # e.g. "100µm" read as "100mm"
+        return None, f"label unreadable: OCR read {text!r}, an impossible {size:.3g} m per pixel"
     return label, ""
 
 

@@ -168,9 +168,12 @@ def _clean_member(member: np.ndarray) -> np.ndarray:
     for i in range(1, n):
         x, y, cw, ch = (int(v) for v in stats[i, :4])
         small = ch < 0.3 * text_h
-        outside = x + cw <= left or x >= right
+        leading = x + cw <= left and ch < 0.6 * text_h  # labels start with a digit
+        trailing = x >= right and small  # a trailing "*" is kept
         below = y >= baseline - 0.05 * text_h
-        keep[i] = not ((small and outside) or (below and ch < 0.5 * text_h and small))
+        # a big blob starting low and hanging under the baseline is content, not a glyph
+        hanging = y >= baseline - 0.35 * text_h and y + ch > baseline + 0.2 * text_h and ch >= 0.5 * text_h
+        keep[i] = not (leading or trailing or hanging or (below and small))
     return keep[lab] & (member > 0)
 
 
