@@ -579,3 +579,74 @@ async def test_status_reporter_patches_progress_with_throttling(emulator):
     assert await asyncio.to_thread(lost.report, counts, {}, None, True) is False and lost.errors == 1
     dead = StatusReporter("http://127.0.0.1:9", NS, "rep", timeout=2)
     assert await asyncio.to_thread(dead.report, counts, {}, None, True) is False and dead.errors == 1
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_semingest_operator_process_serves_liveness_and_metrics_and_reconciles(emulator, tmp_path):
+    """The console script itself: kubeconfig login, --all-namespaces, liveness and metrics ports."""
+    import os
+    import signal
+    import sys
+    import urllib.request
+
+    kubeconfig = tmp_path / "kubeconfig"
+    server = str(emulator.url).rstrip("/")
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: kmock\n"
+        f"clusters: [{{name: kmock, cluster: {{server: '{server}'}}}}]\n"
+        "users: [{name: kmock, user: {token: test-token}}]\n"
+        "contexts: [{name: kmock, context: {cluster: kmock, user: kmock, namespace: sem}}]\n"
+    )
+    health, metrics = _free_port(), _free_port()
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "SEMINGEST_DEFAULT_IMAGE": IMAGE}
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "semingest_operator",
+        "--all-namespaces",
+        f"--liveness=http://127.0.0.1:{health}/healthz",
+        f"--metrics-port={metrics}",
+        "--poll-seconds=0.3",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+
+    def get(url: str) -> str:
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - local test server
+            return resp.read().decode()
+
+    async def fetch(url: str) -> str | None:
+        try:
+            return await asyncio.to_thread(get, url)
+        except OSError:
+            return None
+
+    try:
+        obj = semingest("proc")
+        del obj["spec"]["backend"]  # the CRD default: native
+        await create(emulator, obj)
+        await eventually(lambda: live(emulator, PODS), timeout=30, what="the driver pod from the process")
+        status = await eventually(phase_is(emulator, "proc", "Submitted"), timeout=10, what="phase Submitted")
+        assert status["runId"] == "proc-g1"
+        pod = live(emulator, PODS)[NS, "proc-g1-driver"]
+        assert pod["spec"]["containers"][0]["image"] == IMAGE  # SEMINGEST_DEFAULT_IMAGE
+        assert await fetch(f"http://127.0.0.1:{health}/healthz") is not None
+        text = await fetch(f"http://127.0.0.1:{metrics}/metrics")
+        assert text is not None and 'semingest_runs_started_total{backend="native"} 1.0' in text
+        assert 'semingest_reconciles_total{result="ok",trigger="create"}' in text
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, output.decode()[-3000:]
+    auth = {r.headers.get("Authorization") for r in list(emulator) if r.resource == kmock.resource(PODS)}
+    assert auth == {"Bearer test-token"}, "the operator's own requests carry the kubeconfig credentials"
