@@ -21,7 +21,13 @@ from semingest_operator import status as st
 from semingest_operator.kube import ApiError, KubeApi, collection_path, object_path
 from semingest_operator.metrics import Metrics
 from semingest_operator.render import render_run, run_name
-from semingest_operator.render.common import LABEL_INGEST, LABEL_MANAGED_BY, MANAGED_BY, label_value
+from semingest_operator.render.common import (
+    LABEL_INGEST,
+    LABEL_MANAGED_BY,
+    LABEL_RUN,
+    MANAGED_BY,
+    label_value,
+)
 from semingest_operator.render.run import DEFAULT_DRIVER_SERVICE_ACCOUNT, check_spec
 from semingest_operator.render.spark_application import SPARK_OPERATOR_API_VERSION
 from semingest_operator.sizing import NodeResources, node_resources
@@ -43,6 +49,7 @@ class OperatorConfig:
     default_image: str | None = None
     driver_service_account: str = DEFAULT_DRIVER_SERVICE_ACCOUNT
     poll_seconds: float = 10.0
+    runs_kept: int = 3  # finished runs whose objects (pods, logs, SparkApplications) are kept
 
 
 class Controller:
@@ -319,6 +326,10 @@ class Controller:
             patch["completionTime"] = st.format_time(now)
             if obs.phase == st.FAILED and not obs.driver_started:
                 await self.delete_run(ns, status)  # never let a run that was given up start later
+            try:
+                await self.prune_runs(ns, meta["name"], keep=run)
+            except ApiError as exc:  # housekeeping only: never in the way of recording the result
+                log.warning("SemIngest %s/%s: cannot remove old runs: %s", ns, meta["name"], exc)
         return patch
 
     async def delete_run(self, namespace: str | None, status: Mapping[str, Any]) -> list[str]:
@@ -343,10 +354,10 @@ class Controller:
                 deleted.append(path)
         return deleted
 
-    async def delete_all(self, namespace: str, name: str, uid: str = "") -> list[str]:
-        """On SemIngest deletion: delete every object of every run of it (labelled as ours)."""
+    async def _owned(self, namespace: str, name: str) -> list[tuple[str, dict[str, Any]]]:
+        """(collection path, object) of every object of every run of this SemIngest."""
         selector = {LABEL_INGEST: label_value(name), LABEL_MANAGED_BY: MANAGED_BY}
-        deleted: list[str] = []
+        out = []
         kinds = [
             (SPARK_OPERATOR_API_VERSION, "sparkapplications"),
             ("v1", "pods"),
@@ -361,10 +372,38 @@ class Controller:
                 if exc.status == 404:  # the spark-operator is not installed: nothing of that kind
                     continue
                 raise
-            for item in items:
-                item_path = f"{path}/{item['metadata']['name']}"
-                if await self.api.delete(item_path):
-                    deleted.append(item_path)
+            out += [(path, item) for item in items]
+        return out
+
+    async def prune_runs(self, namespace: str, name: str, keep: str) -> list[str]:
+        """Delete the objects of finished runs beyond the newest ``runs_kept`` (schedules add up)."""
+        owned = await self._owned(namespace, name)
+        newest: dict[str, str] = {}
+        for _, item in owned:
+            meta = item.get("metadata") or {}
+            run = (meta.get("labels") or {}).get(LABEL_RUN)
+            if run:
+                newest[run] = max(newest.get(run, ""), meta.get("creationTimestamp") or "")
+        older = sorted((r for r in newest if r != keep), key=lambda r: (newest[r], r), reverse=True)
+        kept = {keep, *older[: max(0, self.config.runs_kept - 1)]}
+        deleted = []
+        for path, item in owned:
+            meta = item.get("metadata") or {}
+            if (meta.get("labels") or {}).get(LABEL_RUN) not in kept and await self.api.delete(
+                f"{path}/{meta['name']}"
+            ):
+                deleted.append(f"{path}/{meta['name']}")
+        if deleted:
+            log.info("SemIngest %s/%s: removed %d object(s) of old runs", namespace, name, len(deleted))
+        return deleted
+
+    async def delete_all(self, namespace: str, name: str, uid: str = "") -> list[str]:
+        """On SemIngest deletion: delete every object of every run of it (labelled as ours)."""
+        deleted: list[str] = []
+        for path, item in await self._owned(namespace, name):
+            item_path = f"{path}/{item['metadata']['name']}"
+            if await self.api.delete(item_path):
+                deleted.append(item_path)
         self.metrics.set_phase(namespace, name, None)
         self.forget(uid)
         return deleted

@@ -10,6 +10,7 @@ is checked through the operator's own DELETE requests and the objects' ownerRefe
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import itertools
 import threading
@@ -493,6 +494,7 @@ async def test_spec_update_waits_for_the_active_run_then_starts_the_next(emulato
 
 
 async def test_schedule_starts_a_new_run_on_a_tick_and_suspend_stops_runs(emulator, config):
+    config = dataclasses.replace(config, runs_kept=1)  # finished runs beyond the newest are removed
     async with Operator(emulator, config):
         await create(emulator, semingest("cron", schedule="*/5 * * * *"))
         await eventually(phase_is(emulator, "cron", "Submitted"), what="phase Submitted")
@@ -525,7 +527,8 @@ async def test_schedule_starts_a_new_run_on_a_tick_and_suspend_stops_runs(emulat
         past = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
         await patch_status(emulator, sem_path("cron"), {"lastScheduleTime": past})
         await asyncio.sleep(0.6)
-    assert len(live(emulator, SPARKAPPS)) == 2
+    assert list(live(emulator, SPARKAPPS)) == [(NS, tick_run)], "the older run was pruned (runs_kept=1)"
+    assert sparkapp_path("cron-g1") in {r.url.path for r in requests_of(emulator, "DELETE", SPARKAPPS)}
     assert condition(status, "Succeeded")["status"] == "True", "the last run's result stays visible"
 
 
