@@ -115,6 +115,8 @@ def render_driver_service(ctx: RunContext) -> dict[str, Any]:
         "metadata": object_meta(ctx, driver_service_name(ctx), "driver"),
         "spec": {
             "clusterIP": "None",
+            # resolvable as soon as the driver pod has an IP (it has no readiness probe to wait for)
+            "publishNotReadyAddresses": True,
             "selector": {k: v for k, v in run_labels(ctx, "driver").items()},
             "ports": [
                 {"name": "driver-rpc", "port": DRIVER_PORT, "targetPort": DRIVER_PORT, "protocol": "TCP"},
