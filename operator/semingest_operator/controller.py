@@ -69,6 +69,7 @@ class Controller:
         # started here (handlers may still see the body from before that run's status patch).
         self._locks: dict[str, asyncio.Lock] = {}
         self._started: dict[str, tuple[str, float]] = {}
+        self._finished: dict[str, tuple[str, float]] = {}
 
     # -- entry point ---------------------------------------------------------------------------
     async def reconcile(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -81,6 +82,7 @@ class Controller:
     def forget(self, uid: str) -> None:
         self._locks.pop(uid, None)
         self._started.pop(uid, None)
+        self._finished.pop(uid, None)
 
     async def _reconcile(self, body: Mapping[str, Any]) -> dict[str, Any]:
         meta = body.get("metadata") or {}
@@ -92,7 +94,12 @@ class Controller:
         except SpecError as exc:
             return self._invalid(meta, status, exc, generation, now)
         if status.get("runId") and not status.get("completionTime"):
-            return await self._follow(meta, spec, status, generation, now)
+            if _recent(self._finished.get(meta.get("uid") or ""), status["runId"]):
+                return {}  # finished a moment ago; this body predates the completion patch
+            patch = await self._follow(meta, spec, status, generation, now)
+            if patch.get("completionTime"):
+                self._finished[meta.get("uid") or ""] = (status["runId"], time.monotonic())
+            return patch
         if spec.suspend:
             if status.get("phase") == st.SUSPENDED and status.get("observedGeneration") == generation:
                 return {}
@@ -114,8 +121,7 @@ class Controller:
             return (
                 {} if status.get("observedGeneration") == generation else {"observedGeneration": generation}
             )
-        recent = self._started.get(meta.get("uid") or "")
-        if recent and recent[0] == run and time.monotonic() - recent[1] < RECENT_START_SECONDS:
+        if _recent(self._started.get(meta.get("uid") or ""), run):
             return {}  # started by this process a moment ago; this body predates its status patch
         patch = await self._start(body, spec, status, generation, run, tick, now)
         if patch.get("runId") == run:
@@ -407,6 +413,10 @@ class Controller:
         self.metrics.set_phase(namespace, name, None)
         self.forget(uid)
         return deleted
+
+
+def _recent(entry: tuple[str, float] | None, run: str) -> bool:
+    return entry is not None and entry[0] == run and time.monotonic() - entry[1] < RECENT_START_SECONDS
 
 
 def _progress_summary(status: Mapping[str, Any]) -> str:
