@@ -132,8 +132,8 @@ def call_with_retry(
                     f"{what} failed: database unreachable for {waited:.0f} s "
                     f"({attempts} attempts, retry deadline {deadline_seconds:g} s): {describe(exc)}"
                 ) from exc
-            pause = min(delay, max_delay, max(0.0, deadline_seconds - waited))
-            pause *= 0.75 + 0.5 * random.random()  # jitter: writers do not reconnect in lock-step
+            jittered = delay * (0.75 + 0.5 * random.random())  # writers do not reconnect in lock-step
+            pause = min(jittered, max_delay, max(0.0, deadline_seconds - waited))
             if on_retry is not None:
                 on_retry(exc, pause)
             sleep(pause)
