@@ -386,6 +386,12 @@ def _error_message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:1000]
 
 
+def _describe_db_error(exc: BaseException) -> str:
+    from .database.retry import describe
+
+    return describe(exc)
+
+
 class _RunRecorder:
     """Writes the run's progress and outcome to ``ingest_runs`` (and the SemIngest status)."""
 
@@ -440,8 +446,8 @@ class _RunRecorder:
             try:
                 with self.engine.begin() as conn:
                     runs.heartbeat(conn, self.run_id, self.counts)
-            except Exception:  # noqa: BLE001 - the database may be restarting; the writers retry
-                log.info("heartbeat not recorded", exc_info=True)
+            except Exception as exc:  # noqa: BLE001 - the database may be restarting; the writers retry
+                log.info("heartbeat not recorded: %s", _describe_db_error(exc))
         self.report_status(force)
 
     def poll_progress(self) -> tuple[int, int] | None:
@@ -450,8 +456,8 @@ class _RunRecorder:
         try:
             with self.engine.connect() as conn:
                 done, failed = queries.run_file_counts(conn, self.run_id)
-        except Exception:  # noqa: BLE001 - the database may be down for a moment
-            log.info("progress poll failed", exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - the database may be down for a moment
+            log.info("progress poll failed: %s", _describe_db_error(exc))
             return None
         self.heartbeat({"processed": done, "failed": failed})
         return done, failed
@@ -559,7 +565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SpecError, ValueError, OSError, RunError) as exc:
         print(f"semingest: invalid job: {exc}", file=sys.stderr)
         return 1
-    return run_and_report(config, as_json=args.json, progress=sys.stderr.isatty())
+    return run_and_report(config, as_json=args.json, progress=True)  # off a terminal: a line every 30 s
 
 
 def run_and_report(
