@@ -544,7 +544,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """spark-submit entry point. Returns the process exit status."""
     from .spec import DATABASE_URL_ENV, SpecError
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("semingest_worker").setLevel(logging.INFO)
     args = _arg_parser().parse_args(argv)
     try:
         text = args.spec_json if args.spec_json is not None else _read(args.spec)
