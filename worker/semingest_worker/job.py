@@ -76,6 +76,7 @@ class JobConfig:
     task_max_failures: int | None = None
     status_target: str | None = None  # "namespace/name" of the SemIngest to report to
     app_name: str = "semingest"
+    inference_skipped_because: str = "no model given"  # what the summary says when model is None
 
     @classmethod
     def from_spec(
@@ -94,6 +95,9 @@ class JobConfig:
         parsed = spec if isinstance(spec, spec_mod.SemIngestSpec) else spec_mod.parse_spec(spec)
         root = source_root or os.path.join(spec_mod.SOURCE_MOUNT, parsed.source.path.lstrip("/"))
         model = None
+        skipped_because = "no model given"
+        if parsed.model is not None and not parsed.stages.inference:
+            skipped_because = "stage off (spec.stages.inference is false)"
         if parsed.model is not None and parsed.stages.inference:
             from .inference import ModelConfig
 
@@ -121,6 +125,7 @@ class JobConfig:
             run_id=run_id,
             status_target=status_target,
             master=master,
+            inference_skipped_because=skipped_because,
         )
 
     def pipeline_config(self, run_id: str, model_id: str | None) -> PipelineConfig:
@@ -188,7 +193,7 @@ def run_job(
         summary["inference"] = (
             {"status": "done", "model_id": model_id}
             if model_id is not None
-            else {"status": "skipped", "reason": "no model given" if config.model is None else "stage off"}
+            else {"status": "skipped", "reason": config.inference_skipped_because}
         )
 
         # (3) discovery
