@@ -1,9 +1,8 @@
 """One timed ingest run: ``semingest run DIR --db URL --master local[N] --json`` in a fresh database.
 
 Measured from outside the process: wall seconds (everything: Python and JVM start-up, Spark
-session, listing, the work, the summary), the CPU seconds the whole process tree used (from
-``getrusage(RUSAGE_CHILDREN)``; Spark's Python workers are reaped by their daemon, the daemon by
-the JVM, the JVM by the CLI, so their time is included once the CLI has exited) and the peak RSS.
+session, listing, the work, the summary), the CPU seconds and peak RSS of the whole process tree (CLI,
+JVM, Spark's Python workers, Tesseract), sampled from /proc by ``bench.proctree.TreeSampler``.
 Measured by the run itself (its ``--json``): ``seconds`` and ``stage_seconds``.
 
 Databases: SQLite in a fresh file; MariaDB in a fresh database ``semingest_bench_<id>`` created
@@ -14,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -24,6 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bench.proctree import TreeSampler
 
 MARIADB_SERVER_URL = os.environ.get("SEMINGEST_BENCH_MARIADB", "mysql+pymysql://root@127.0.0.1:3306")
 
@@ -38,8 +38,8 @@ class IngestRun:
     master: str  # "local[1]", ...
     repetition: int
     wall_seconds: float
-    cpu_seconds: float  # user + system of the whole process tree
-    max_rss_mb: float  # largest child process so far (ru_maxrss of RUSAGE_CHILDREN)
+    cpu_seconds: float  # user + system of the whole process tree (sampled from /proc)
+    max_rss_mb: float  # peak total RSS of the process tree
     report: dict[str, Any]  # the run's own --json summary
     table_rows: dict[str, int] = field(default_factory=dict)  # rows per table after the run
     accuracy: dict[str, Any] = field(default_factory=dict)  # pixel sizes vs the generator's truth
@@ -65,7 +65,7 @@ class IngestRun:
             "wall_seconds": self.wall_seconds,
             "run_seconds": self.run_seconds,
             "cpu_seconds": self.cpu_seconds,
-            "max_child_rss_mb": self.max_rss_mb,
+            "peak_tree_rss_mb": self.max_rss_mb,
             "load_before": self.load_before,
             "table_rows": self.table_rows,
             "accuracy": self.accuracy,
@@ -218,18 +218,24 @@ def run_ingest(
         env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         log = workdir / f"{database}-{master.replace('[', '').replace(']', '')}-{repetition}.log"
         load = os.getloadavg()[0]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         with open(log, "wb") as err:
-            proc = subprocess.run(
-                cmd, stdout=subprocess.PIPE, stderr=err, env=env, timeout=timeout, check=False
-            )
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env)
+            with TreeSampler(proc.pid) as sampler:
+                try:
+                    stdout, _ = proc.communicate(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.communicate()
+                    raise IngestFailed(
+                        f"semingest run timed out after {timeout:.0f} s (stderr in {log})"
+                    ) from None
         wall = time.perf_counter() - t0
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        usage = sampler.usage()
         if proc.returncode != 0:
             tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
             raise IngestFailed(f"{' '.join(cmd[:1] + cmd[1:])} exited {proc.returncode}:\n{tail}")
-        report = _last_json_object(proc.stdout.decode("utf-8", errors="replace"))
+        report = _last_json_object(stdout.decode("utf-8", errors="replace"))
         if report is None:
             raise IngestFailed(f"semingest run --json printed no JSON object (stderr in {log})")
         rows = count_rows(url)
@@ -239,8 +245,8 @@ def run_ingest(
         master=master,
         repetition=repetition,
         wall_seconds=wall,
-        cpu_seconds=(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
-        max_rss_mb=after.ru_maxrss / 1024.0,
+        cpu_seconds=usage.cpu_seconds,
+        max_rss_mb=usage.peak_rss_mb,
         report=report,
         table_rows=rows,
         accuracy=accuracy,

@@ -60,8 +60,11 @@ def _data_rows(run: IngestRun) -> int:
     return sum(n for table, n in run.table_rows.items() if table != "ingest_runs")
 
 
-def summarise_configuration(runs: list[IngestRun], startup: float | None) -> dict[str, Any]:
-    """Medians for one (database, master) over its repetitions; ``startup``: that master's median."""
+def summarise_configuration(
+    runs: list[IngestRun], startup: float | None, startup_cpu: float | None = None
+) -> dict[str, Any]:
+    """Medians for one (database, master) over its repetitions; ``startup``/``startup_cpu``: that
+    master's median start-up wall and CPU seconds."""
     images = runs[0].images
     wall = _median(r.wall_seconds for r in runs)
     run_s = _median(r.run_seconds for r in runs)
@@ -91,6 +94,9 @@ def summarise_configuration(runs: list[IngestRun], startup: float | None) -> dic
             "all": [r.load_before for r in runs],
         },
         "cpu_seconds_per_image": _median(r.cpu_seconds / r.images for r in runs if r.images),
+        "cpu_seconds_per_image_excluding_startup": _median(
+            (r.cpu_seconds - startup_cpu) / r.images for r in runs if r.images and startup_cpu is not None
+        ),
         "stage_seconds_per_image": stage_per_image,
         "database_rows": _median(_data_rows(r) for r in runs),
         "database_rows_per_second": _median(db_rates),
@@ -118,6 +124,7 @@ def build_report(
     startup = {
         m: {
             "median": _median(x["wall_seconds"] for x in startups if x["master"] == m),
+            "cpu_seconds_median": _median(x.get("cpu_seconds") for x in startups if x["master"] == m),
             "all": [x for x in startups if x["master"] == m],
         }
         for m in sorted({x["master"] for x in startups}, key=_cores)
@@ -127,7 +134,9 @@ def build_report(
         for master in sorted({r.master for r in runs if r.database == db}, key=_cores):
             group = [r for r in runs if r.database == db and r.master == master]
             by_db.setdefault(db, {})[_key(master)] = summarise_configuration(
-                group, (startup.get(master) or {}).get("median")
+                group,
+                (startup.get(master) or {}).get("median"),
+                (startup.get(master) or {}).get("cpu_seconds_median"),
             )
     head = by_db.get(headline_database) or next(iter(by_db.values()), {})
     one, two = head.get("local1", {}), head.get("local2", {})
@@ -230,6 +239,32 @@ def _ms(value: float | None) -> str:
     return "—" if value is None else f"{value * 1000:.1f}"
 
 
+def _cold_note(spark_free: dict[str, Any]) -> str:
+    cold = spark_free.get("label_cache_off")
+    if not cold or not cold.get("seconds"):
+        return ""
+    images = spark_free.get("images") or 0
+    scalebar = (cold.get("stage_seconds") or {}).get("scalebar")
+    hits = (spark_free.get("label_cache") or {}).get("hits")
+    return (
+        f"; with the OCR label cache off (every label read by Tesseract): {_f(cold.get('images_per_second'))} "
+        f"images/s, scale bar {_ms(scalebar / images if scalebar is not None and images else None)} ms/image "
+        f"(the cache answered {hits} labels of this corpus)"
+    )
+
+
+def _load_note(r: dict[str, Any]) -> str:
+    loads = [
+        x for cs in r["by_database"].values() for c in cs.values() for x in c["load_average_1min"]["all"] if x
+    ]
+    if loads and max(loads) > (r["cores"] or 1):
+        return (
+            f" The machine was shared while this ran (1-minute load average {min(loads):.1f}..{max(loads):.1f} "
+            f"on {r['cores']} cores): wall-time figures and the scaling are pessimistic; CPU ms/image is not."
+        )
+    return ""
+
+
 def render_markdown(r: dict[str, Any]) -> str:
     lines = [
         f"# semingest benchmark: {r['images']} synthetic {r['image_size'][0]}x{r['image_size'][1]} SEM images, "
@@ -245,24 +280,28 @@ def render_markdown(r: dict[str, Any]) -> str:
                 for c in d.values()
             )
             else "off (no model)."
-        ),
+        )
+        + _load_note(r),
         "",
         "| database | master | images/s end to end | images/s excl. start-up | wall s | start-up s "
-        "| CPU ms/image | load avg |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| CPU ms/image | CPU ms/image excl. start-up | load avg |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for db, configs in r["by_database"].items():
         for key, c in configs.items():
             lines.append(
                 f"| {db} | {key} | {_f(c['images_per_second'])} | {_f(c['images_per_second_excluding_startup'])} | "
                 f"{_f(c['wall_seconds']['median'])} | {_f(c['startup_seconds'])} | {_ms(c['cpu_seconds_per_image'])} | "
+                f"{_ms(c['cpu_seconds_per_image_excluding_startup'])} | "
                 f"{_f(c['load_average_1min']['median'])} |"
             )
     lines += [
         "",
         "Start-up (interpreter, imports, JVM, SparkSession, first Python task, stop; measured alone): "
         + ", ".join(f"{k} {_f(v.get('median'))} s" for k, v in r["startup"].items())
-        + f". Spark-free pipeline (one process, one core, SQLite): {_f(r.get('spark_free_images_per_second'))} images/s.",
+        + f". Spark-free pipeline (one process, one core, SQLite): {_f(r.get('spark_free_images_per_second'))} images/s"
+        + _cold_note(r.get("spark_free") or {})
+        + ".",
         "",
         "Per-stage cost inside the pipeline (ms per image, summed over tasks; scaling = 2 x local1/local2 per image):",
         "",

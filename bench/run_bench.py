@@ -28,6 +28,7 @@ if str(REPO) not in sys.path:
 
 from bench import corpus as corpus_mod  # noqa: E402
 from bench import ingest, reference, report  # noqa: E402
+from bench.proctree import TreeSampler  # noqa: E402
 
 INFERENCE_BENCH = REPO / "bench" / "inference_bench.py"
 
@@ -186,14 +187,23 @@ def _reference_accuracy(
 
 
 def _run_json(cmd: list[str], log: Path, timeout: float = 1800) -> dict[str, Any]:
+    """Run ``cmd`` (prints one JSON object); add its wall and process-tree CPU seconds."""
     t0 = time.perf_counter()
     with open(log, "wb") as err:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, cwd=REPO, check=False, timeout=timeout)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, cwd=REPO)
+        with TreeSampler(proc.pid) as sampler:
+            try:
+                stdout, _ = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                raise RuntimeError(f"{' '.join(cmd[1:3])} timed out (see {log})") from None
     wall = time.perf_counter() - t0
-    parsed = ingest._last_json_object(proc.stdout.decode("utf-8", errors="replace"))
+    parsed = ingest._last_json_object(stdout.decode("utf-8", errors="replace"))
     if proc.returncode != 0 or parsed is None:
         raise RuntimeError(f"{' '.join(cmd[1:3])} exited {proc.returncode} (see {log})")
     parsed["wall_seconds"] = wall
+    parsed["cpu_seconds"] = sampler.usage().cpu_seconds
     return parsed
 
 
@@ -206,22 +216,29 @@ def measure_startup(master: str) -> dict[str, Any]:
 
 
 def measure_spark_free(root: Path, workdir: Path, profile: int) -> dict[str, Any]:
-    """The pipeline in one process without Spark (SQLite), once plain and once under cProfile."""
+    """The pipeline in one process without Spark (SQLite): as configured; with the OCR label cache
+    off (every label read by Tesseract, as if all labels differed); and under cProfile."""
     workdir.mkdir(parents=True, exist_ok=True)
     out: dict[str, Any] = {}
-    for label, n in (("plain", 0), ("profiled", profile)):
+    for label, n in (("plain", 0), ("label_cache_off", 0), ("profiled", profile)):
         if label == "profiled" and not profile:
             continue
         with ingest.fresh_database("sqlite", workdir) as url:
             cmd = [sys.executable, str(REPO / "bench" / "spark_free.py"), "pipeline", str(root), url]
             if n:
                 cmd += ["--profile", str(n)]
+            if label == "label_cache_off":
+                cmd += ["--label-cache-size", "0"]
             try:
                 result = _run_json(cmd, workdir / f"spark-free-{label}.log")
             except (RuntimeError, subprocess.SubprocessError) as exc:
                 return {"error": str(exc)}
         if label == "plain":
             out.update(result)
+        elif label == "label_cache_off":
+            out["label_cache_off"] = {
+                k: result.get(k) for k in ("images_per_second", "seconds", "stage_seconds", "label_cache")
+            }
         else:
             out["profile"] = {
                 "note": "cProfile adds overhead; use for proportions only",

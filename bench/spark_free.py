@@ -47,12 +47,15 @@ def _startup(master: str) -> dict:
     }
 
 
-def _pipeline(root: str, db_url: str, profile: int) -> dict:
+def _pipeline(root: str, db_url: str, profile: int, label_cache_size: int | None) -> dict:
     t0 = time.perf_counter()
     from semingest_worker.database import create_engine, create_schema
     from semingest_worker.discovery import DEFAULT_INCLUDE, list_images
     from semingest_worker.pipeline import PipelineConfig, process_partition
+    from semingest_worker.scalebar import ocr
 
+    if label_cache_size is not None:  # 0: every label goes to Tesseract (all labels distinct)
+        ocr.LABEL_CACHE.maxsize = label_cache_size
     t_import = time.perf_counter()
     engine = create_engine(db_url)
     create_schema(engine)
@@ -77,6 +80,11 @@ def _pipeline(root: str, db_url: str, profile: int) -> dict:
         "failed": counters.failed,
         "stage_seconds": dict(counters.stage_seconds),
         "profiled": bool(profile),
+        "label_cache": {
+            "maxsize": ocr.LABEL_CACHE.maxsize,
+            "hits": ocr.LABEL_CACHE.hits,
+            "misses": ocr.LABEL_CACHE.misses,
+        },
     }
     if profiler is not None:
         import pstats
@@ -107,8 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("dir")
     p.add_argument("db")
     p.add_argument("--profile", type=int, default=0, help="report the N most expensive functions")
+    p.add_argument("--label-cache-size", type=int, default=None, help="OCR label cache size (0: off)")
     args = ap.parse_args(argv)
-    result = _startup(args.master) if args.what == "startup" else _pipeline(args.dir, args.db, args.profile)
+    result = (
+        _startup(args.master)
+        if args.what == "startup"
+        else _pipeline(args.dir, args.db, args.profile, args.label_cache_size)
+    )
     print(json.dumps(result), flush=True)
     return 0
 
