@@ -266,7 +266,7 @@ def test_known_files_skip_by_path_size_mtime_and_per_model(db_url: str) -> None:
         with_m1 = queries.known_files(conn, "/src", model_id="m1")
     engine.dispose()
     assert set(all_known) == {path_key(p) for p in ("/src/a.tif", "/src/b.tif", "/src/c.tif")}
-    assert all_known[path_key("/src/a.tif")] == (1234, 1_700_000_000_000_000_000)
+    assert all_known[path_key("/src/a.tif")] == (1234, 1_700_000_000_000_000_000, None)
     # b has no inference row for m1: a run with that model processes it again; c has no pixels.
     assert set(with_m1) == {path_key("/src/a.tif"), path_key("/src/c.tif")}
 

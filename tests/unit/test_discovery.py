@@ -85,8 +85,8 @@ def test_plan_skips_same_path_size_mtime_and_redoes_changed_files(tmp_path: Path
     listing = list_images(str(tmp_path), DEFAULT_INCLUDE)
     sa, sb = os.stat(a), os.stat(b)
     known = {
-        path_key(str(a)): (sa.st_size, sa.st_mtime_ns),  # unchanged: skipped
-        path_key(str(b)): (sb.st_size, sb.st_mtime_ns - 1),  # touched since: ingested again
+        path_key(str(a)): (sa.st_size, sa.st_mtime_ns, None),  # unchanged: skipped
+        path_key(str(b)): (sb.st_size, sb.st_mtime_ns - 1, None),  # touched since: ingested again
     }
     plan = plan_ingest(listing, known)
     assert (plan.discovered, plan.skipped, plan.changed) == (3, 1, 1)
@@ -101,3 +101,19 @@ def test_non_utf8_file_names_are_listed(tmp_path: Path) -> None:
     listing = list_images(str(tmp_path), DEFAULT_INCLUDE)
     assert len(listing.files) == 1
     assert os.fsencode(listing.files[0].path) == raw
+
+
+def test_an_edited_sidecar_makes_its_image_ingested_again(tmp_path: Path) -> None:
+    from semingest_worker.database.rows import sidecar_stamp
+
+    image = _touch(tmp_path / "jeol.bmp", b"BM....")
+    sidecar = _touch(tmp_path / "jeol.txt", b"$CM_MAG 1000")
+    listing = list_images(str(tmp_path), DEFAULT_INCLUDE)
+    (f,) = listing.files
+    st = os.stat(image)
+    known = {path_key(str(image)): (st.st_size, st.st_mtime_ns, sidecar_stamp(f.sidecars))}
+    assert plan_ingest(listing, known).skipped == 1
+    sidecar.write_bytes(b"$CM_MAG 2000 (fixed)")
+    assert plan_ingest(list_images(str(tmp_path), DEFAULT_INCLUDE), known).todo == listing.files
+    sidecar.unlink()
+    assert plan_ingest(list_images(str(tmp_path), DEFAULT_INCLUDE), known).changed == 1

@@ -6,8 +6,9 @@ folder at all, so ``**/*.tif`` matches ``a.tif`` too), ``[abc]``/``[!abc]`` are 
 A pattern without ``/`` matches the file name at any depth (``*.tif`` is ``**/*.tif``). A file is
 listed when it matches an include pattern and no exclude pattern.
 
-A file is skipped when the database has it already with the same path, size and mtime (see
-``database.queries.known_files``); a file whose size or mtime changed is ingested again.
+A file is skipped when the database has it already with the same path, size and mtime, and its
+sidecars unchanged (see ``database.queries.known_files``); a file whose size or mtime changed, or
+whose sidecar was added, removed or edited, is ingested again.
 Symbolic links are followed (directory loops are detected); unreadable folders are reported,
 not fatal. Sidecar files (JEOL/Hitachi ``.txt``, TESCAN ``.hdr``) are found beside each image.
 """
@@ -20,7 +21,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .database.rows import path_key
+from .database.rows import path_key, sidecar_stamp
 from .metadata import find_sidecars
 from .records import ImageFile
 
@@ -153,15 +154,16 @@ class Plan:
     unreadable: list[str] = field(default_factory=list)
 
 
-def plan_ingest(listing: Listing, known: Mapping[str, tuple[int, int]]) -> Plan:
-    """Split ``listing`` into files to process and files already ingested (same path, size, mtime)."""
+def plan_ingest(listing: Listing, known: Mapping[str, tuple[int, int, str | None]]) -> Plan:
+    """Split ``listing`` into files to process and files already ingested (same path, size, mtime,
+    and the same sidecars with the same sizes and mtimes)."""
     todo: list[ImageFile] = []
     skipped = changed = 0
     for f in listing.files:
         seen = known.get(path_key(f.path))
         if seen is None:
             todo.append(f)
-        elif seen == (f.size, f.mtime_ns):
+        elif seen == (f.size, f.mtime_ns, sidecar_stamp(f.sidecars)):
             skipped += 1
         else:
             changed += 1

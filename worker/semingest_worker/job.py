@@ -202,7 +202,7 @@ def run_job(
         except (FileNotFoundError, NotADirectoryError, PermissionError) as exc:
             raise RunError(str(exc), summary) from None
 
-        def known() -> dict[str, tuple[int, int]]:
+        def known() -> dict[str, tuple[int, int, str | None]]:
             with engine.connect() as conn:
                 return queries.known_files(conn, source, model_id)
 

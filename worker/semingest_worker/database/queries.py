@@ -13,15 +13,19 @@ f = schema.image_files
 im = schema.images
 
 
-def known_files(conn: sa.Connection, root: str, model_id: str | None = None) -> dict[str, tuple[int, int]]:
-    """``path_key -> (size, mtime_ns)`` of the files under ``root`` that need no new ingest.
+def known_files(
+    conn: sa.Connection, root: str, model_id: str | None = None
+) -> dict[str, tuple[int, int, str | None]]:
+    """``path_key -> (size, mtime_ns, sidecar_stamp)`` of the files under ``root`` that need no new ingest.
 
     A file counts as ingested when it has a row. With a model, a decoded file also needs an
     ``inference`` row (a result or a recorded error) for that model: a run with a new model
     classifies the images ingested before it.
     """
     prefix = display_path(root.rstrip("/") + "/")
-    stmt = sa.select(f.c.path_key, f.c.size, f.c.mtime_ns).where(f.c.path.startswith(prefix, autoescape=True))
+    stmt = sa.select(f.c.path_key, f.c.size, f.c.mtime_ns, f.c.sidecar_stamp).where(
+        f.c.path.startswith(prefix, autoescape=True)
+    )
     if model_id is not None:
         inf = schema.inference
         has_row = (
@@ -30,7 +34,7 @@ def known_files(conn: sa.Connection, root: str, model_id: str | None = None) -> 
             .exists()
         )
         stmt = stmt.where(sa.or_(f.c.image_hash.is_(None), has_row))
-    return {key: (int(size), int(mtime)) for key, size, mtime in conn.execute(stmt)}
+    return {key: (int(size), int(mtime), stamp) for key, size, mtime, stamp in conn.execute(stmt)}
 
 
 def run_file_counts(conn: sa.Connection, run_id: str) -> tuple[int, int]:

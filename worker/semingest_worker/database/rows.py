@@ -43,6 +43,25 @@ def path_key(path: str) -> str:
     return hashlib.sha256(os.fsencode(path)).hexdigest()
 
 
+def sidecar_stamp(sidecars: tuple[str, ...] | list[str]) -> str | None:
+    """A digest of the sidecars' paths, sizes and mtimes (None without sidecars).
+
+    Part of "already ingested?": a JEOL/Hitachi image whose ``.txt`` was fixed (or added, or
+    removed) is ingested again even though the image file itself did not change.
+    """
+    if not sidecars:
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(sidecars):
+        try:
+            st = os.stat(path)
+            stamp = f"{st.st_size}:{st.st_mtime_ns}"
+        except OSError:
+            stamp = "missing"
+        digest.update(os.fsencode(path) + b"\0" + stamp.encode() + b"\n")
+    return digest.hexdigest()
+
+
 def display_path(path: str) -> str:
     """The path as storable text: itself when it is valid Unicode, else its undecodable bytes as ``\\xNN``."""
     try:
@@ -156,6 +175,7 @@ def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetim
         "image_hash": result.image_hash,
         "status": status,
         "error": error,
+        "sidecar_stamp": sidecar_stamp(result.file.sidecars),
         "sidecars": to_json([display_path(s) for s in result.file.sidecars])
         if result.file.sidecars
         else None,

@@ -66,6 +66,7 @@ image_files = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("error", LONG_TEXT),
     sa.Column("sidecars", JSON_TEXT, comment="JSON list of sidecar files ingested with the image"),
+    sa.Column("sidecar_stamp", HASH, comment="sha256 of the sidecars' paths, sizes and mtimes"),
     sa.Column("run_id", sa.String(64), nullable=False),
     sa.Column("ingested_at", TIMESTAMP, nullable=False),
     sa.Index("ix_image_files_image_hash", "image_hash"),
