@@ -50,6 +50,7 @@ class OperatorConfig:
     driver_service_account: str = DEFAULT_DRIVER_SERVICE_ACCOUNT
     poll_seconds: float = 10.0
     runs_kept: int = 3  # finished runs whose objects (pods, logs, SparkApplications) are kept
+    retry_backoff_seconds: float = 2.0  # first back-off after a temporary API error (doubles, max 60 s)
 
 
 class Controller:

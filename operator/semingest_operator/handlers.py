@@ -20,13 +20,12 @@ from semingest_worker.spec import GROUP, PLURAL, VERSION
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 FINALIZER = f"{GROUP}/finalizer"
-BACKOFF_BASE = 2.0
 BACKOFF_MAX = 60.0
 
 
-def backoff(retry: int) -> float:
+def backoff(retry: int, base: float = 2.0) -> float:
     """Exponential back-off with jitter for temporary API errors."""
-    return min(BACKOFF_MAX, BACKOFF_BASE * 2**retry) * (0.75 + random.random() / 2)  # noqa: S311
+    return min(BACKOFF_MAX, base * 2**retry) * (0.75 + random.random() / 2)  # noqa: S311
 
 
 class _Connection:
@@ -88,13 +87,17 @@ def build_registry(
 
     async def guarded(trigger: str, retry: int, fn: Callable[[Controller], Awaitable[Any]]) -> Any:
         if conn.controller is None:
-            raise kopf.TemporaryError("not logged in to the API server yet", delay=backoff(retry))
+            raise kopf.TemporaryError(
+                "not logged in to the API server yet", delay=backoff(retry, config.retry_backoff_seconds)
+            )
         try:
             result = await fn(conn.controller)
         except ApiError as exc:
             metrics.reconciles.labels(trigger, "retry" if exc.temporary else "error").inc()
             if exc.temporary:
-                raise kopf.TemporaryError(f"temporary API error: {exc}", delay=backoff(retry)) from exc
+                raise kopf.TemporaryError(
+                    f"temporary API error: {exc}", delay=backoff(retry, config.retry_backoff_seconds)
+                ) from exc
             raise kopf.PermanentError(f"API error: {exc}") from exc
         metrics.reconciles.labels(trigger, "ok").inc()
         return result

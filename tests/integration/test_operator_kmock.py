@@ -181,13 +181,21 @@ class ApiServerEmulator(kmock.KubernetesEmulator):
     a new resourceVersion on every write (kopf waits for the version it patched to come back
     through the watch, up to 5 s otherwise), uid/creationTimestamp/generation on create,
     metadata.generateName (kopf posts Events with it), and generation + 1 on spec changes.
-    Objects in the tests still set uid/generation themselves; these fill what is missing."""
+    Objects in the tests still set uid/generation themselves; these fill what is missing.
+    ``outages`` makes the next N requests of a kind fail with 503, as an API server under strain."""
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         self._versions = itertools.count(100)
+        self.outages: dict[tuple[str, str], int] = {}  # (HTTP method, resource) -> requests to fail
 
     async def _handle(self, request):  # type: ignore[no-untyped-def]
+        for (method, resource), left in self.outages.items():
+            if left and request.method == method and request.resource == kmock.resource(resource):
+                self.outages[method, resource] = left - 1
+                raise kmock.KubernetesError(
+                    status=503, reason="ServiceUnavailable", message="etcdserver: leader changed"
+                )
         data = request.data
         if request.resource is not None and isinstance(data, dict):
             meta = data.setdefault("metadata", {})
@@ -338,6 +346,32 @@ async def test_spec_error_ends_failed_with_a_reason_naming_the_field(emulator, c
     assert failed["reason"] == "InvalidSpec" and field in failed["message"]
     assert not requests_of(emulator, "POST", SPARKAPPS) and not requests_of(emulator, "POST", PODS)
     assert op.metrics.render_errors.labels(field)._value.get() == 1, "counted once, not on every timer tick"
+
+
+def reconciles(op: Operator, result: str) -> float:
+    """Reconciliations with this result, over all triggers."""
+    return sum(
+        sample.value
+        for metric in op.metrics.reconciles.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels["result"] == result
+    )
+
+
+async def test_temporary_api_errors_are_retried_with_back_off(emulator, config):
+    config = dataclasses.replace(config, retry_backoff_seconds=0.05)
+    emulator.outages["POST", SPARKAPPS] = 2
+    async with Operator(emulator, config) as op:
+        await create(emulator, semingest("flaky"))
+        status = await eventually(
+            phase_is(emulator, "flaky", "Submitted"), what="phase Submitted after retries"
+        )
+        # the two 503s were retried (by the create handler, or by the timer if it came first)
+        assert await eventually(lambda: reconciles(op, "retry") == 2 and reconciles(op, "ok") >= 1)
+    assert status["runId"] == "flaky-g1"
+    assert len(requests_of(emulator, "POST", SPARKAPPS)) == 3 and list(live(emulator, SPARKAPPS)) == [
+        (NS, "flaky-g1")
+    ]
 
 
 async def test_operator_restart_creates_nothing_new(emulator, config):
