@@ -271,3 +271,34 @@ def test_a_model_that_cannot_be_loaded_fails_the_run_before_any_image(
     assert counts["image_files"] == 0
     (run,) = _select(sqlite_url, sa.select(schema.ingest_runs))
     assert run.status == "failed" and "cannot load the model" in run.error
+
+
+class RecordingReporter:
+    """Stands in for the Kubernetes StatusReporter (same ``report`` signature); keeps the calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[dict, dict, bool]] = []
+
+    def report(self, progress, stage_seconds, phase=None, force=False) -> bool:
+        self.calls.append((dict(progress), dict(stage_seconds), force))
+        return True
+
+
+def test_the_driver_reports_progress_and_the_final_counts(corpus, spark, sqlite_url: str) -> None:
+    root, images, bad = corpus
+    reporter = RecordingReporter()
+    summary = run_job(
+        JobConfig(source=str(root), database_url=sqlite_url, scale_bar=False),
+        spark=spark,
+        progress=False,
+        status_reporter=reporter,
+    )
+    assert reporter.calls, "no status report"
+    first, final = reporter.calls[0][0], reporter.calls[-1]
+    assert first["discovered"] == summary["discovered"]  # reported as soon as discovery is done
+    progress, stage_seconds, forced = final
+    assert forced
+    assert {k: progress[k] for k in ("discovered", "skipped", "processed", "failed", "duplicates")} == {
+        k: summary[k] for k in ("discovered", "skipped", "processed", "failed", "duplicates")
+    }
+    assert set(stage_seconds) >= {"metadata", "scalebar", "inference", "database"}

@@ -149,8 +149,13 @@ def run_job(
     spark: Any = None,
     progress: bool = True,
     progress_stream: Any = None,
+    status_reporter: Any = None,
 ) -> dict[str, Any]:
-    """Run one ingest; returns the summary dict. Raises ``RunError`` for a run-level failure."""
+    """Run one ingest; returns the summary dict. Raises ``RunError`` for a run-level failure.
+
+    ``status_reporter`` (anything with ``StatusReporter.report``'s signature) receives the
+    progress; by default one is made for ``config.status_target`` when that is set.
+    """
     from . import database as db
     from .database import queries, runs
 
@@ -165,7 +170,10 @@ def run_job(
     redacted = db.redact(config.database_url)
     summary["database"] = redacted
     recorder = _RunRecorder(engine, run_id, config.retry_deadline_seconds)
-    recorder.attach_status(config.status_target)
+    if status_reporter is not None:
+        recorder.status_reporter = status_reporter
+    else:
+        recorder.attach_status(config.status_target)
     try:
         # (1) schema, interrupted runs, this run
         def prepare() -> None:
