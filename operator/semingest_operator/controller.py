@@ -78,7 +78,12 @@ class Controller:
         uid = (body.get("metadata") or {}).get("uid") or ""
         lock = self._locks.setdefault(uid, asyncio.Lock())
         async with lock:
-            return await self._reconcile(body)
+            patch = await self._reconcile(body)
+        meta = body.get("metadata") or {}
+        phase = patch.get("phase") or (body.get("status") or {}).get("phase")
+        if phase:  # also after a restart, for objects with nothing to do
+            self.metrics.set_phase(meta.get("namespace", ""), meta.get("name", ""), phase)
+        return patch
 
     def forget(self, uid: str) -> None:
         self._locks.pop(uid, None)
@@ -140,7 +145,6 @@ class Controller:
         generation: int,
         now: dt.datetime,
     ) -> dict[str, Any]:
-        self.metrics.set_phase(meta.get("namespace", ""), meta.get("name", ""), phase)
         return {
             "phase": phase,
             "message": message,

@@ -378,9 +378,10 @@ async def test_operator_restart_creates_nothing_new(emulator, config):
     async with Operator(emulator, config):
         await create(emulator, semingest("ing3"))
         await eventually(phase_is(emulator, "ing3", "Submitted"), what="phase Submitted")
-    async with Operator(emulator, config):  # a restarted operator: resume handlers, timers
+    async with Operator(emulator, config) as op:  # a restarted operator: resume handlers, timers
         await asyncio.sleep(1.0)
         assert sem_status(emulator, "ing3")["runId"] == "ing3-g1"
+        assert op.metrics.runs.labels("Submitted")._value.get() == 1, "a restart counts existing runs"
     # A crash between creating the run and recording it: the status lost the run, the run exists.
     resp = await emulator.patch(
         f"{sem_path('ing3')}/status",
