@@ -18,6 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import jsonschema
 import kmock
 import kopf
 import pytest
@@ -25,7 +26,7 @@ import pytest
 from semingest_operator.controller import OperatorConfig
 from semingest_operator.handlers import build_registry
 from semingest_operator.metrics import Metrics
-from semingest_worker.spec import API_VERSION, KIND
+from semingest_worker.spec import API_VERSION, KIND, openapi_schema
 
 NS = "sem"
 SEMINGESTS = "semingest.io/v1alpha1/semingests"
@@ -245,6 +246,25 @@ def sem_status(emulator: kmock.KubernetesEmulator, name: str) -> dict[str, Any]:
     return emulator.objects[SEMINGESTS, NS, name].raw.get("status") or {}
 
 
+def assert_status_fits_the_crd(status: dict[str, Any]) -> None:
+    """The emulator does not prune: check what the operator wrote against the CRD's status schema
+    (with additionalProperties closed, as a structural schema would prune unknown fields)."""
+
+    def closed(schema: Any) -> Any:
+        if isinstance(schema, dict):
+            out = {k: closed(v) for k, v in schema.items()}
+            if out.get("type") == "object" and "properties" in out and "additionalProperties" not in out:
+                out["additionalProperties"] = False
+            return out
+        if isinstance(schema, list):
+            return [closed(v) for v in schema]
+        return schema
+
+    jsonschema.validate(
+        status, closed(openapi_schema()["properties"]["status"]), cls=jsonschema.Draft7Validator
+    )
+
+
 def sparkapp_path(name: str) -> str:
     return f"/apis/sparkoperator.k8s.io/v1beta2/namespaces/{NS}/sparkapplications/{name}"
 
@@ -300,6 +320,7 @@ async def test_create_makes_exactly_one_spark_application_with_the_sizing_and_fo
         assert status["completionTime"] and status["observedGeneration"] == 1
         await asyncio.sleep(0.6)  # a few more timer ticks: nothing new happens
         assert op.metrics.runs.labels("Succeeded")._value.get() == 1
+    assert_status_fits_the_crd(sem_status(emulator, "ing1"))
     assert len(requests_of(emulator, "POST", SPARKAPPS)) == 1
     assert len(live(emulator, SPARKAPPS)) == 1
     assert not live(emulator, PODS), "the sparkOperator backend creates no pods itself"
@@ -321,6 +342,7 @@ async def test_spark_failure_ends_failed_with_the_error_message(emulator, config
             },
         )
         status = await eventually(phase_is(emulator, "ing2", "Failed"), what="phase Failed")
+    assert_status_fits_the_crd(status)
     assert "driver container failed with ExitCode: 1" in status["message"]
     failed = condition(status, "Failed")
     assert failed["status"] == "True" and "ExitCode: 1" in failed["message"]
@@ -341,6 +363,7 @@ async def test_spec_error_ends_failed_with_a_reason_naming_the_field(emulator, c
         await create(emulator, semingest("bad", **spec))
         status = await eventually(phase_is(emulator, "bad", "Failed"), what="phase Failed")
         await asyncio.sleep(0.5)  # timer ticks: it stays failed, creates nothing
+    assert_status_fits_the_crd(status)
     assert field in status["message"]
     failed = condition(status, "Failed")
     assert failed["reason"] == "InvalidSpec" and field in failed["message"]
@@ -467,6 +490,7 @@ async def test_driver_that_does_not_start_fails_with_the_pod_reason(emulator, co
         hour_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
         await patch_status(emulator, sem_path("stuck"), {"startTime": hour_ago})
         status = await eventually(phase_is(emulator, "stuck", "Failed"), what="phase Failed")
+    assert_status_fits_the_crd(status)
     failed = condition(status, "Failed")
     assert failed["reason"] == "ImagePullBackOff"
     assert "did not start within 600s" in status["message"] and "Back-off pulling image" in status["message"]
@@ -500,6 +524,7 @@ async def test_auto_sizing_reads_the_nodes(emulator, config):
     app = live(emulator, SPARKAPPS)[NS, "auto-g1"]
     # the two 16-core nodes (not the cordoned one): 15 usable cores next to the driver -> 3 x 5
     assert (app["spec"]["executor"]["instances"], app["spec"]["executor"]["cores"]) == (6, 5)
+    assert_status_fits_the_crd(status)
     assert status["sizing"]["strategy"] == "auto" and "n0: 3, n1: 3" in status["sizing"]["reason"]
 
 
@@ -609,6 +634,7 @@ async def test_status_reporter_patches_progress_with_throttling(emulator):
     )
     status = sem_status(emulator, "rep")
     assert status["progress"]["processed"] == 9 and status["phase"] == "Running"
+    assert_status_fits_the_crd(status)
     patches = [r for r in list(emulator) if r.method == "PATCH" and r.url.path.endswith("/rep/status")]
     assert len(patches) == 2 and patches[0].headers["Authorization"] == "Bearer t0ken"
     assert patches[0].headers["Content-Type"] == "application/merge-patch+json"
