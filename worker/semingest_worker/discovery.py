@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 from .database.rows import path_key, sidecar_stamp
 from .metadata import find_sidecars
 from .records import ImageFile
+from .spec import spec_schema
 
 log = logging.getLogger(__name__)
 
 # Every format the decoder reads (the SemIngest CRD's own default is TIFF only).
-DEFAULT_INCLUDE: tuple[str, ...] = ("**/*.tif", "**/*.tiff", "**/*.jpg", "**/*.jpeg", "**/*.png", "**/*.bmp")
+# The CRD's default for spec.source.include (one definition: crds/semingest.yaml).
+DEFAULT_INCLUDE: tuple[str, ...] = tuple(spec_schema()["properties"]["source"]["properties"]["include"]["default"])
 
 
 def glob_to_regex(pattern: str) -> str:
