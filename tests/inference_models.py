@@ -16,18 +16,7 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_LABELS = (
-    "biological",
-    "fibres",
-    "films_coated_surface",
-    "mems_devices_electrodes",
-    "nanowires",
-    "particles",
-    "patterned_surface",
-    "porous_sponge",
-    "powder",
-    "tips",
-)
+from semingest_worker.spec import DEFAULT_LABELS
 
 
 @dataclass(frozen=True)
