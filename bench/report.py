@@ -112,6 +112,7 @@ def build_report(
     *,
     runs: list[IngestRun],
     startups: list[dict[str, Any]],
+    failed_runs: list[dict[str, Any]],
     spark_free: dict[str, Any] | None,
     corpus: dict[str, Any],
     reference: dict[str, Any] | None,
@@ -194,6 +195,7 @@ def build_report(
         "settings": settings,
         "corpus": corpus,
         "raw": [r.as_json() for r in runs],
+        "failed_runs": failed_runs,
     }
     report["targets"] = _targets(report)
     return report
@@ -361,6 +363,11 @@ def render_markdown(r: dict[str, Any]) -> str:
             )
         else:
             lines.append(f"- not run: {r.get('inference_error')}")
+    if r.get("failed_runs"):
+        lines += [
+            "",
+            f"{len(r['failed_runs'])} run(s) failed and were repeated once (errors in bench.json `failed_runs`).",
+        ]
     lines += ["", "| target | goal | measured | met |", "| --- | ---: | ---: | --- |"]
     for name, t in r["targets"].items():
         met = "—" if t["met"] is None else ("yes" if t["met"] else "**no**")

@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     extra: tuple[str, ...] = ("--model", str(args.model.resolve())) if args.model else ()
     truth = {str(corpus.root / rel): size for rel, size in corpus_mod.truth_pixel_sizes(corpus).items()}
     runs: list[ingest.IngestRun] = []
+    failed: list[dict[str, Any]] = []
     startups: list[dict[str, Any]] = []
     for rep in range(1, args.repetitions + 1):
         for master in masters:
@@ -97,9 +98,9 @@ def main(argv: list[str] | None = None) -> int:
             _log(f"start-up {master} rep {rep}: {startups[-1]['wall_seconds']:.1f} s")
         for db in databases:
             for master in masters:
-                run = ingest.run_ingest(
-                    corpus.root, db, master, rep, work / "ingest", truth=truth, extra_args=extra
-                )
+                run = _run_with_one_retry(corpus.root, db, master, rep, work / "ingest", truth, extra, failed)
+                if run is None:
+                    continue
                 runs.append(run)
                 _log(
                     f"{db:7s} {master:8s} rep {rep}: {run.images} images, wall {run.wall_seconds:.1f} s, "
@@ -150,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         inference=inf_json,
         inference_error=inf_error,
         startups=startups,
+        failed_runs=failed,
         spark_free=spark_free,
         headline_database=args.headline_database if args.headline_database in databases else databases[0],
         settings={
@@ -184,6 +186,43 @@ def _reference_accuracy(
         if got is not None and abs(got - want) <= 0.03 * want:
             within += 1
     return {"ocr_checked_against_truth": checked, "ocr_within_3_percent": within}
+
+
+def _run_with_one_retry(
+    root: Path,
+    db: str,
+    master: str,
+    rep: int,
+    workdir: Path,
+    truth: dict[str, float],
+    extra: tuple[str, ...],
+    failed: list[dict[str, Any]],
+) -> ingest.IngestRun | None:
+    """One timed run; when it fails (e.g. the shared MariaDB was restarted by someone else), the
+    failure is recorded and the run repeated once after the server answers again."""
+    import sqlalchemy as sa
+
+    for attempt in (1, 2):
+        try:
+            return ingest.run_ingest(root, db, master, rep, workdir, truth=truth, extra_args=extra)
+        except (ingest.IngestFailed, sa.exc.SQLAlchemyError, subprocess.SubprocessError, OSError) as exc:
+            text = str(exc)
+            failed.append(
+                {
+                    "database": db,
+                    "master": master,
+                    "repetition": rep,
+                    "attempt": attempt,
+                    "error": text[-2000:],
+                }
+            )
+            _log(f"{db} {master} rep {rep} attempt {attempt} failed: {text.strip().splitlines()[-1][:300]}")
+            if db == "mariadb":
+                for _ in range(60):
+                    if ingest.check_mariadb() is None:
+                        break
+                    time.sleep(2)
+    return None
 
 
 def _run_json(cmd: list[str], log: Path, timeout: float = 1800) -> dict[str, Any]:
