@@ -347,6 +347,10 @@ def render_markdown(r: dict[str, Any]) -> str:
             )
             + ".",
         ]
+        lines.append(
+            f"- speedup, one core each: {_f(r.get('speedup_vs_reference'))}x end to end (JVM start-up included), "
+            f"{_f(r.get('speedup_vs_reference_excluding_startup'))}x excluding start-up"
+        )
         for stage, why in (ref.get("stages_not_run") or {}).items():
             lines.append(f"- {stage}: not run here: {why}")
     else:
