@@ -1,7 +1,7 @@
 """Start-up and Spark-free costs, each measured in a fresh process (run by ``run_bench.py``).
 
 ``startup MASTER``: the fixed cost every ``semingest run`` pays before its first image: start the
-interpreter, import the CLI, start the JVM and a SparkSession with the same settings as the job,
+interpreter, import the CLI, start the JVM and a SparkContext with the same settings as the job,
 run one trivial Python task (so that a Python worker starts) and stop. ``run_bench`` subtracts
 its median from the wall time of the ingest runs ("excluding start-up").
 
@@ -27,15 +27,15 @@ T_PROCESS = time.perf_counter()  # as early as possible: imports below are part 
 def _startup(master: str) -> dict:
     t0 = time.perf_counter()
     import semingest_worker.cli  # noqa: F401 - what `semingest run` imports first
-    from semingest_worker.job import JobConfig, _spark_session
+    from semingest_worker.job import JobConfig, _spark_context
 
     t_import = time.perf_counter()
     config = JobConfig(source=".", database_url="sqlite://", master=master)
-    spark = _spark_session(config)
+    sc = _spark_context(config)
     t_session = time.perf_counter()
-    spark.sparkContext.parallelize([1, 2], 2).map(lambda x: x).collect()
+    sc.parallelize([1, 2], 2).map(lambda x: x).collect()
     t_task = time.perf_counter()
-    spark.stop()
+    sc.stop()
     t_stop = time.perf_counter()
     return {
         "master": master,
