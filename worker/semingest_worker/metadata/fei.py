@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .reading import VendorReading
+from .reading import VendorReading, parse_timestamp
 from .sidecars import parse_ini
 from .values import parse_number, tiff_text
 
@@ -43,16 +43,10 @@ def read(value: Any, xml_value: Any = None) -> VendorReading:
                 return f"[{section}] {key}", v
         return None
 
-    def number(field: str, *refs: tuple[str, str], scale: float = 1.0) -> None:
+    def number(field: str, *refs: tuple[str, str]) -> None:
         found = get(*refs)
-        if found is None:
-            return
-        key, text_value = found
-        reading.keys[field] = key
-        parsed = parse_number(text_value)
-        if parsed is None:
-            reading.problems.append(f"unparseable metadata: {key} = {text_value!r} (expected a number)")
-        setattr(reading, field, parsed * scale if parsed is not None else None)
+        if found is not None:
+            reading.record(field, *found, parse_number)
 
     scan = sections.get("Beam", {}).get("Scan") or "EScan"
     number("pixel_size_m", ("Scan", "PixelWidth"), (scan, "PixelWidth"), ("EScan", "PixelWidth"))
@@ -79,14 +73,7 @@ def read(value: Any, xml_value: Any = None) -> VendorReading:
 
 def _acquired_at(sections: dict[str, dict[str, str]]) -> datetime | None:
     user = sections.get("User", {})
-    stamp = f"{user.get('Date', '')} {user.get('Time', '')}".strip()
-    for fmt in ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%d.%m.%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S"):
-        try:
-            return datetime.strptime(stamp, fmt)
-        except ValueError:
-            continue
+    stamp = f"{user.get('Date', '')} {user.get('Time', '')}"
+    formats = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%d.%m.%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S")
     created = sections.get("PrivateFei", {}).get("TimeOfCreation", "")
-    try:
-        return datetime.strptime(created, "%d.%m.%Y %H:%M:%S")
-    except ValueError:
-        return None
+    return parse_timestamp(stamp, formats) or parse_timestamp(created, ("%d.%m.%Y %H:%M:%S",))

@@ -9,9 +9,8 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
-from .reading import VendorReading
+from .reading import VendorReading, parse_timestamp
 from .sidecars import parse_ini
 from .units import parse_length_m, parse_magnification, parse_voltage_v
 from .values import parse_number
@@ -37,13 +36,8 @@ def read(text: str, path: str, image_width: int) -> VendorReading:
         text_value, used = values.get(key), key
         if not text_value and fallback and condition.get(fallback):
             text_value, used = condition[fallback], f"Condition {fallback}"
-        if not text_value:
-            return
-        reading.keys[field] = used
-        parsed = parser(text_value)
-        if parsed is None:
-            reading.problems.append(f"unparseable metadata: {used} = {text_value!r} (expected {expected})")
-        setattr(reading, field, parsed)
+        if text_value:
+            reading.record(field, used, text_value, parser, expected)
 
     quantity("pixel_size_m", "PixelSize", lambda s: parse_length_m(s, default_unit="nm"), "a length in nm")
     quantity(
@@ -68,11 +62,8 @@ def read(text: str, path: str, image_width: int) -> VendorReading:
         reading.pixel_size_m *= frame_width / image_width  # PixelSize is for the DataSize frame
     reading.model = values.get("InstructName") or None
     reading.detector = values.get("SignalName") or None
-    stamp = f"{values.get('Date', '')} {values.get('Time', '')}".strip()
-    for fmt in ("%Y/%m/%d %H:%M:%S", "%m/%d/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M:%S"):
-        try:
-            reading.acquired_at = datetime.strptime(stamp, fmt)
-            break
-        except ValueError:
-            continue
+    reading.acquired_at = parse_timestamp(
+        f"{values.get('Date', '')} {values.get('Time', '')}",
+        ("%Y/%m/%d %H:%M:%S", "%m/%d/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M:%S"),
+    )
     return reading

@@ -9,9 +9,7 @@ rescaled by full width / saved width.
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from .reading import VendorReading
+from .reading import VendorReading, parse_timestamp
 from .units import parse_length_m, parse_magnification, parse_voltage_v
 from .values import clean_text, parse_number
 
@@ -46,14 +44,8 @@ def read(text: str, path: str, image_width: int) -> VendorReading:
 
     def quantity(field: str, parser, key_names: tuple[str, ...], expected: str) -> None:
         found = get(*key_names)
-        if found is None:
-            return
-        key, text_value = found
-        reading.keys[field] = key
-        parsed = parser(text_value)
-        if parsed is None:
-            reading.problems.append(f"unparseable metadata: {key} = {text_value!r} (expected {expected})")
-        setattr(reading, field, parsed)
+        if found is not None:
+            reading.record(field, *found, parser, expected)
 
     quantity("magnification", parse_magnification, ("$CM_MAG",), "a magnification")
     quantity(
@@ -75,13 +67,10 @@ def read(text: str, path: str, image_width: int) -> VendorReading:
     _pixel_size(reading, get, image_width)
     date, time = get("$CM_DATE"), get("$CM_TIME")
     if date:
-        stamp = f"{date[1]} {time[1] if time else ''}".strip()
-        for fmt in ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%m/%d/%Y %H:%M:%S"):
-            try:
-                reading.acquired_at = datetime.strptime(stamp, fmt)
-                break
-            except ValueError:
-                continue
+        reading.acquired_at = parse_timestamp(
+            f"{date[1]} {time[1] if time else ''}",
+            ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%m/%d/%Y %H:%M:%S"),
+        )
     return reading
 
 

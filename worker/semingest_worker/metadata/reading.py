@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -42,6 +43,21 @@ class VendorReading:
     keys: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
+    def record(
+        self,
+        field_name: str,
+        key: str,
+        text_value: str,
+        parser: Callable[[str], Any],
+        expected: str = "a number",
+    ) -> None:
+        """Set ``field_name`` from the vendor's ``key``: the parsed value, or None and a problem."""
+        self.keys[field_name] = key
+        parsed = parser(text_value)
+        if parsed is None:
+            self.problems.append(f"unparseable metadata: {key} = {text_value!r} (expected {expected})")
+        setattr(self, field_name, parsed)
+
     def to_instrument(self) -> tuple[InstrumentMeta, list[str]]:
         """The checked ``InstrumentMeta`` and all problems (the reader's and the range checks')."""
         problems = list(self.problems)
@@ -63,6 +79,17 @@ class VendorReading:
             **checked,
         )
         return meta, problems
+
+
+def parse_timestamp(stamp: str, formats: Sequence[str]) -> datetime | None:
+    """The first of ``formats`` that parses ``stamp`` (instrument local time), else None."""
+    stamp = stamp.strip()
+    for fmt in formats:
+        try:
+            return datetime.strptime(stamp, fmt)
+        except ValueError:
+            continue
+    return None
 
 
 def _short_text(value: str | None, limit: int = 255) -> str | None:

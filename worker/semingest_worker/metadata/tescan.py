@@ -9,10 +9,9 @@ under ``[MAIN]`` and ``[SEM]``. Values are SI: ``PixelSizeX`` (m), ``HV`` (V), `
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
-from .reading import VendorReading
+from .reading import VendorReading, parse_timestamp
 from .sidecars import parse_ini
 from .values import clean_text, decode_bytes, parse_number
 
@@ -67,14 +66,9 @@ def _fill(reading: VendorReading, flat: dict[str, str]) -> VendorReading:
     def number(field: str, *keys: str) -> None:
         for key in keys:
             text_value = flat.get(key)
-            if not text_value:
-                continue
-            reading.keys[field] = key
-            parsed = parse_number(text_value)
-            if parsed is None:
-                reading.problems.append(f"unparseable metadata: {key} = {text_value!r} (expected a number)")
-            setattr(reading, field, parsed)
-            return
+            if text_value:
+                reading.record(field, key, text_value, parse_number)
+                return
 
     number("pixel_size_m", "PixelSizeX")
     number("accelerating_voltage_v", "HV", "AcceleratorVoltage")
@@ -82,11 +76,7 @@ def _fill(reading: VendorReading, flat: dict[str, str]) -> VendorReading:
     number("magnification", "Magnification")
     reading.model = flat.get("Device") or flat.get("DeviceModel") or None
     reading.detector = flat.get("Detector") or flat.get("Detector0") or None
-    stamp = f"{flat.get('Date', '')} {flat.get('Time', '')}".strip()
-    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
-        try:
-            reading.acquired_at = datetime.strptime(stamp, fmt)
-            break
-        except ValueError:
-            continue
+    reading.acquired_at = parse_timestamp(
+        f"{flat.get('Date', '')} {flat.get('Time', '')}", ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
+    )
     return reading

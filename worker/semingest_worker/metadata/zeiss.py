@@ -13,7 +13,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from .reading import VendorReading
+from .reading import VendorReading, parse_timestamp
 from .units import parse_length_m, parse_magnification, parse_voltage_v
 from .values import clean_text, tiff_text
 
@@ -66,14 +66,8 @@ def read(value: Any) -> VendorReading:
 
     def quantity(field: str, parser: Any, *keys: str, expected: str) -> None:
         found = value_of(*keys)
-        if found is None:
-            return
-        key, text_value = found
-        reading.keys[field] = key
-        parsed = parser(text_value)
-        if parsed is None:
-            reading.problems.append(f"unparseable metadata: {key} = {text_value!r} (expected {expected})")
-        setattr(reading, field, parsed)
+        if found is not None:
+            reading.record(field, *found, parser, expected)
 
     quantity(
         "pixel_size_m",
@@ -108,9 +102,4 @@ def read(value: Any) -> VendorReading:
 
 
 def _datetime(date: str, time: str) -> datetime | None:
-    for fmt in ("%d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%d %b %Y"):
-        try:
-            return datetime.strptime(f"{date} {time}".strip(), fmt)
-        except ValueError:
-            continue
-    return None
+    return parse_timestamp(f"{date} {time}", ("%d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%d %b %Y"))
