@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -189,6 +191,22 @@ def pixel_size_accuracy(url: str, truth: dict[str, float]) -> dict[str, Any]:
     }
 
 
+def pinned_to_master_cores(cmd: list[str], master: str) -> tuple[list[str], str | None]:
+    """Run ``cmd`` on as many CPUs as ``master`` has task slots: ``local[N]`` -> ``taskset -c 0-(N-1)``.
+
+    Strong scaling means giving the whole run (JVM, driver, Python workers, Tesseract) N cores;
+    without pinning, ``local[1]`` still spreads its JVM and Tesseract over every core of the
+    machine and the 1-core figure is flattered. Returns the command and the CPU list (None when
+    not pinned: ``local[*]``, no ``taskset``, or N >= the machine's cores).
+    """
+    found = re.fullmatch(r"local\[(\d+)(?:,\d+)?\]", master)
+    cores = os.cpu_count() or 1
+    if not found or not shutil.which("taskset") or int(found.group(1)) >= cores:
+        return cmd, None
+    cpus = f"0-{int(found.group(1)) - 1}"
+    return ["taskset", "-c", cpus, *cmd], cpus
+
+
 def run_ingest(
     images_dir: Path,
     database: str,
@@ -213,6 +231,7 @@ def run_ingest(
             "--json",
             *extra_args,
         ]
+        cmd, _ = pinned_to_master_cores(cmd, master)
         env = dict(os.environ)
         env.setdefault("PYSPARK_PYTHON", sys.executable)
         env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)

@@ -156,6 +156,7 @@ def build_report(
         "images": one.get("images") or two.get("images"),
         "image_size": list(corpus.get("size", ())),
         "cores": os.cpu_count(),
+        "core_pinning": "local[N] runs (and their start-up probes) are pinned to N cores with taskset",
         "machine": {
             "platform": platform.platform(),
             "python": platform.python_version(),
@@ -273,7 +274,8 @@ def render_markdown(r: dict[str, Any]) -> str:
         f"{r['cores']} cores",
         "",
         f"Medians over {r['repetitions']} repetitions. End to end = wall time of `semingest run` including "
-        "Python/JVM start-up; excl. start-up = wall minus that master's start-up, measured alone. Inference "
+        "Python/JVM start-up; excl. start-up = wall minus that master's start-up, measured alone. "
+        "A `local[N]` run and its start-up probe are pinned to N cores (`taskset`), JVM and Tesseract included. Inference "
         + (
             "on."
             if any(

@@ -250,7 +250,9 @@ def measure_startup(master: str) -> dict[str, Any]:
     """Fixed cost of one run: interpreter, imports, JVM, SparkSession, first Python task, stop."""
     log_dir = REPO / "build" / "bench-work"
     log_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, str(REPO / "bench" / "spark_free.py"), "startup", master]
+    cmd, _ = ingest.pinned_to_master_cores(
+        [sys.executable, str(REPO / "bench" / "spark_free.py"), "startup", master], master
+    )
     return _run_json(cmd, log_dir / "startup.log")
 
 
