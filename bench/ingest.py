@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.proctree import TreeSampler
+from bench.proctree import run_sampled
 
 MARIADB_SERVER_URL = os.environ.get("SEMINGEST_BENCH_MARIADB", "mysql+pymysql://root@127.0.0.1:3306")
 
@@ -237,24 +237,15 @@ def run_ingest(
         env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         log = workdir / f"{database}-{master.replace('[', '').replace(']', '')}-{repetition}.log"
         load = os.getloadavg()[0]
-        t0 = time.perf_counter()
-        with open(log, "wb") as err:
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env)
-            with TreeSampler(proc.pid) as sampler:
-                try:
-                    stdout, _ = proc.communicate(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.communicate()
-                    raise IngestFailed(
-                        f"semingest run timed out after {timeout:.0f} s (stderr in {log})"
-                    ) from None
-        wall = time.perf_counter() - t0
-        usage = sampler.usage()
-        if proc.returncode != 0:
+        try:
+            done = run_sampled(cmd, log, timeout=timeout, env=env)
+        except subprocess.TimeoutExpired:
+            raise IngestFailed(f"semingest run timed out after {timeout:.0f} s (stderr in {log})") from None
+        wall, usage = done.wall_seconds, done.usage
+        if done.returncode != 0:
             tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
-            raise IngestFailed(f"{' '.join(cmd[:1] + cmd[1:])} exited {proc.returncode}:\n{tail}")
-        report = _last_json_object(stdout.decode("utf-8", errors="replace"))
+            raise IngestFailed(f"{' '.join(cmd)} exited {done.returncode}:\n{tail}")
+        report = _last_json_object(done.stdout)
         if report is None:
             raise IngestFailed(f"semingest run --json printed no JSON object (stderr in {log})")
         rows = count_rows(url)

@@ -86,3 +86,41 @@ class TreeSampler:
 
     def usage(self) -> TreeUsage:
         return TreeUsage(sum(self._cpu.values()), self._peak_rss / 2**20, len(self._cpu))
+
+
+@dataclass(frozen=True)
+class SampledRun:
+    """A finished command: exit status, its stdout, wall seconds and its process tree's usage."""
+
+    returncode: int
+    stdout: str
+    wall_seconds: float
+    usage: TreeUsage
+
+
+def run_sampled(
+    cmd: list[str], log_path: str | os.PathLike, *, timeout: float, env=None, cwd=None
+) -> SampledRun:
+    """Run ``cmd`` (stderr to ``log_path``), sampling its whole process tree; kill it after ``timeout``.
+
+    Raises ``subprocess.TimeoutExpired`` (after killing it) when it runs too long.
+    """
+    import subprocess
+    import time
+
+    t0 = time.perf_counter()
+    with open(log_path, "wb") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env, cwd=cwd)
+        with TreeSampler(proc.pid) as sampler:
+            try:
+                stdout, _ = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                raise
+    return SampledRun(
+        returncode=proc.returncode,
+        stdout=stdout.decode("utf-8", errors="replace"),
+        wall_seconds=time.perf_counter() - t0,
+        usage=sampler.usage(),
+    )

@@ -28,7 +28,7 @@ if str(REPO) not in sys.path:
 
 from bench import corpus as corpus_mod  # noqa: E402
 from bench import ingest, reference, report  # noqa: E402
-from bench.proctree import TreeSampler  # noqa: E402
+from bench.proctree import run_sampled  # noqa: E402
 
 INFERENCE_BENCH = REPO / "bench" / "inference_bench.py"
 
@@ -227,22 +227,15 @@ def _run_with_one_retry(
 
 def _run_json(cmd: list[str], log: Path, timeout: float = 1800) -> dict[str, Any]:
     """Run ``cmd`` (prints one JSON object); add its wall and process-tree CPU seconds."""
-    t0 = time.perf_counter()
-    with open(log, "wb") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, cwd=REPO)
-        with TreeSampler(proc.pid) as sampler:
-            try:
-                stdout, _ = proc.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
-                raise RuntimeError(f"{' '.join(cmd[1:3])} timed out (see {log})") from None
-    wall = time.perf_counter() - t0
-    parsed = ingest._last_json_object(stdout.decode("utf-8", errors="replace"))
-    if proc.returncode != 0 or parsed is None:
-        raise RuntimeError(f"{' '.join(cmd[1:3])} exited {proc.returncode} (see {log})")
-    parsed["wall_seconds"] = wall
-    parsed["cpu_seconds"] = sampler.usage().cpu_seconds
+    try:
+        done = run_sampled(cmd, log, timeout=timeout, cwd=REPO)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"{' '.join(cmd[1:3])} timed out (see {log})") from None
+    parsed = ingest._last_json_object(done.stdout)
+    if done.returncode != 0 or parsed is None:
+        raise RuntimeError(f"{' '.join(cmd[1:3])} exited {done.returncode} (see {log})")
+    parsed["wall_seconds"] = done.wall_seconds
+    parsed["cpu_seconds"] = done.usage.cpu_seconds
     return parsed
 
 
