@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from semingest_worker.spec import DEFAULT_LABELS
+from semingest_api.spec import DEFAULT_LABELS
 
 
 @dataclass(frozen=True)

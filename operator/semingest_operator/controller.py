@@ -31,7 +31,7 @@ from semingest_operator.render.common import (
 from semingest_operator.render.run import DEFAULT_DRIVER_SERVICE_ACCOUNT, check_spec
 from semingest_operator.render.spark_application import SPARK_OPERATOR_API_VERSION
 from semingest_operator.sizing import NodeResources, node_resources
-from semingest_worker.spec import SemIngestSpec, SpecError
+from semingest_api.spec import SemIngestSpec, SpecError
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from semingest_operator.quantities import MI, format_cpu, format_memory, parse_memory
-from semingest_worker.spec import SemIngestSpec, SpecError
+from semingest_api.spec import SemIngestSpec, SpecError
 
 # Python workers and JVM off-heap get this share of a pod's memory (at least MIN_OVERHEAD).
 OVERHEAD_SHARE = 0.4

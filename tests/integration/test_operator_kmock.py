@@ -26,7 +26,7 @@ import pytest
 from semingest_operator.controller import OperatorConfig
 from semingest_operator.handlers import build_registry
 from semingest_operator.metrics import Metrics
-from semingest_worker.spec import API_VERSION, KIND, openapi_schema
+from semingest_api.spec import API_VERSION, KIND, openapi_schema
 
 NS = "sem"
 SEMINGESTS = "semingest.io/v1alpha1/semingests"

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from semingest_worker import synth
 from semingest_worker.database import create_engine, queries, schema
 from semingest_worker.job import JobConfig, RunError, run_job
-from semingest_worker.spec import DEFAULT_LABELS
+from semingest_api.spec import DEFAULT_LABELS
 
 pytestmark = [pytest.mark.spark]
 

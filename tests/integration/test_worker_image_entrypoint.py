@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from semingest_worker import synth
-from semingest_worker.spec import DATABASE_URL_ENV, WORKER_ENTRYPOINT
+from semingest_api.spec import DATABASE_URL_ENV, WORKER_ENTRYPOINT
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRYPOINT = REPO / "images" / "worker" / "entrypoint.sh"

@@ -600,7 +600,7 @@ def test_service_monitor_scrapes_the_metrics_service(rendered):
 
 
 def test_notes_show_a_first_semingest_that_the_crd_accepts(helm: Path):
-    from semingest_worker.spec import parse_spec
+    from semingest_api.spec import parse_spec
 
     result = run_helm(
         helm, "install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--dry-run=client", "--set",

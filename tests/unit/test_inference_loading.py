@@ -23,7 +23,7 @@ from semingest_worker.inference import (
     model_digest,
     read_labels,
 )
-from semingest_worker.spec import DEFAULT_LABELS
+from semingest_api.spec import DEFAULT_LABELS
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 

@@ -23,7 +23,7 @@ from semingest_operator.sizing import (
     size,
     split_memory,
 )
-from semingest_worker.spec import SpecError, parse_spec
+from semingest_api.spec import SpecError, parse_spec
 
 
 def spec(**executors):

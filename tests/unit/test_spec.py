@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from semingest_worker import spec as specmod
-from semingest_worker.spec import SpecError, parse_spec
+from semingest_api.spec import SpecError, parse_spec
 
 MINIMAL = {"source": {"pvc": "sem-datashare"}, "database": {"secretRef": {"name": "sem-db"}}}
 

@@ -4,7 +4,7 @@
     semingest db init --db URL
     semingest summary --db URL [--json]
     semingest generate DIR --count N --seed S [--styles zeiss fei ...] [--bad-inputs]
-    semingest render -f FILE          (what the operator would create; see semingest_operator)
+    semingest render -f FILE          (what the operator would create; needs the operator extra)
 
 Defaults: database ``sqlite:///semingest.db``, master ``local[*]``. ``run`` exits 0 when the run
 completed, even if some images failed (they are counted and listed), and 1 with a clear
@@ -15,10 +15,11 @@ model that cannot be loaded, a missing source folder).
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 DEFAULT_DB = "sqlite:///semingest.db"
@@ -110,12 +111,21 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _plugin_command(name: str) -> Callable[[list[str]], int] | None:
+    """A subcommand another package registers (entry-point group ``semingest.commands``).
+
+    ``render`` comes from the operator package this way: the worker never imports the operator.
+    """
+    for entry in importlib.metadata.entry_points(group="semingest.commands", name=name):
+        return entry.load()
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["render"]:
-        from semingest_operator.cli import render_main
-
-        return render_main(argv[1:])
+    plugin = _plugin_command(argv[0]) if argv else None
+    if plugin is not None:
+        return plugin(argv[1:])
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="semingest: %(levelname)s %(name)s: %(message)s")
     if args.command == "run":
@@ -126,6 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _summary(args.db, args.json)
     if args.command == "generate":
         return _generate(args)
+    if args.command == "render":
+        print("error: 'semingest render' needs the operator: pip install 'semingest[operator]'", file=sys.stderr)
+        return 2
     raise AssertionError(args.command)
 
 

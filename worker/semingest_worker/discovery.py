@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from .database.rows import path_key, sidecar_stamp
 from .metadata import find_sidecars
 from .records import ImageFile
-from .spec import spec_schema
+from semingest_api.spec import spec_schema
 
 log = logging.getLogger(__name__)
 

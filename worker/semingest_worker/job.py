@@ -90,7 +90,7 @@ class JobConfig:
         master: str | None = None,
     ) -> JobConfig:
         """A JobConfig from a SemIngest spec (dict or ``spec.SemIngestSpec``), paths as mounted in the pods."""
-        from . import spec as spec_mod
+        from semingest_api import spec as spec_mod
 
         parsed = spec if isinstance(spec, spec_mod.SemIngestSpec) else spec_mod.parse_spec(spec)
         root = source_root or os.path.join(spec_mod.SOURCE_MOUNT, parsed.source.path.lstrip("/"))
@@ -536,7 +536,7 @@ def _arg_parser() -> argparse.ArgumentParser:
 
 
 def _source_default() -> str:
-    from .spec import SOURCE_MOUNT
+    from semingest_api.spec import SOURCE_MOUNT
 
     return f"{SOURCE_MOUNT}/<spec.source.path>"
 
@@ -555,7 +555,7 @@ def load_spec_document(text: str) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """spark-submit entry point. Returns the process exit status."""
-    from .spec import DATABASE_URL_ENV, SpecError
+    from semingest_api.spec import DATABASE_URL_ENV, SpecError
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("semingest_worker").setLevel(logging.INFO)

@@ -20,7 +20,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from semingest_worker.spec import GROUP, PLURAL, VERSION
+from semingest_api.spec import GROUP, PLURAL, VERSION
 
 log = logging.getLogger(__name__)
 

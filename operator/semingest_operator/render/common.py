@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from semingest_worker.spec import (
+from semingest_api.spec import (
     API_VERSION,
     DATABASE_URL_ENV,
     KIND,

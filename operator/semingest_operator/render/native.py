@@ -25,7 +25,7 @@ from semingest_operator.render.common import (
     worker_arguments,
 )
 from semingest_operator.sizing import Sizing
-from semingest_worker.spec import WORKER_ENTRYPOINT, SemIngestSpec
+from semingest_api.spec import WORKER_ENTRYPOINT, SemIngestSpec
 
 KUBERNETES_MASTER = "k8s://https://kubernetes.default.svc:443"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"

@@ -17,7 +17,7 @@ from semingest_operator.render.common import (
     worker_arguments,
 )
 from semingest_operator.sizing import PodSize, Sizing
-from semingest_worker.spec import WORKER_ENTRYPOINT, SemIngestSpec
+from semingest_api.spec import WORKER_ENTRYPOINT, SemIngestSpec
 
 SPARK_OPERATOR_API_VERSION = "sparkoperator.k8s.io/v1beta2"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from ..spec import DEFAULT_LABELS
+from semingest_api.spec import DEFAULT_LABELS
 from .errors import ModelLoadError
 
 

@@ -58,7 +58,7 @@ class SpecError(ValueError):
 
 def _crd_path() -> Path:
     """The CRD file: packaged in wheels, else the repository's ``crds/`` (editable installs)."""
-    packaged = importlib.resources.files("semingest_worker") / "_crds" / "semingest.yaml"
+    packaged = importlib.resources.files("semingest_api") / "_crds" / "semingest.yaml"
     if packaged.is_file():
         return Path(str(packaged))
     return Path(__file__).resolve().parents[2] / "crds" / "semingest.yaml"
