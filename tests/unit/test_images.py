@@ -23,7 +23,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from semingest_worker import spec
+from semingest_api import spec
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGES = REPO / "images"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from semingest_worker import spec as specmod
+from semingest_api import spec as specmod
 from semingest_api.spec import SpecError, parse_spec
 
 MINIMAL = {"source": {"pvc": "sem-datashare"}, "database": {"secretRef": {"name": "sem-db"}}}
