@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
+from semingest_api.spec import API_VERSION, KIND, SpecError
 from semingest_operator.render import render_run
 from semingest_operator.render.run import DEFAULT_DRIVER_SERVICE_ACCOUNT
-from semingest_api.spec import API_VERSION, KIND, SpecError
 
 
 class _Dumper(yaml.SafeDumper):

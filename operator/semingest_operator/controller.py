@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from semingest_api.spec import SemIngestSpec, SpecError
 from semingest_operator import schedule
 from semingest_operator import status as st
 from semingest_operator.kube import ApiError, KubeApi, collection_path, object_path
@@ -31,7 +32,6 @@ from semingest_operator.render.common import (
 from semingest_operator.render.run import DEFAULT_DRIVER_SERVICE_ACCOUNT, check_spec
 from semingest_operator.render.spark_application import SPARK_OPERATOR_API_VERSION
 from semingest_operator.sizing import NodeResources, node_resources
-from semingest_api.spec import SemIngestSpec, SpecError
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import kopf
 
+from semingest_api.spec import GROUP, PLURAL, VERSION
 from semingest_operator.controller import Controller, OperatorConfig
 from semingest_operator.kube import ApiError, KubeApi
 from semingest_operator.metrics import Metrics
-from semingest_api.spec import GROUP, PLURAL, VERSION
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 FINALIZER = f"{GROUP}/finalizer"

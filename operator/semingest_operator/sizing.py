@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from semingest_operator.quantities import MI, format_cpu, format_memory, parse_memory
 from semingest_api.spec import SemIngestSpec, SpecError
+from semingest_operator.quantities import MI, format_cpu, format_memory, parse_memory
 
 # Python workers and JVM off-heap get this share of a pod's memory (at least MIN_OVERHEAD).
 OVERHEAD_SHARE = 0.4

@@ -23,10 +23,10 @@ import kmock
 import kopf
 import pytest
 
+from semingest_api.spec import API_VERSION, KIND, openapi_schema
 from semingest_operator.controller import OperatorConfig
 from semingest_operator.handlers import build_registry
 from semingest_operator.metrics import Metrics
-from semingest_api.spec import API_VERSION, KIND, openapi_schema
 
 NS = "sem"
 SEMINGESTS = "semingest.io/v1alpha1/semingests"

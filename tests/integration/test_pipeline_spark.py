@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from semingest_api.spec import DEFAULT_LABELS
 from semingest_worker import synth
 from semingest_worker.database import create_engine, queries, schema
 from semingest_worker.job import JobConfig, RunError, run_job
-from semingest_api.spec import DEFAULT_LABELS
 
 pytestmark = [pytest.mark.spark]
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from semingest_worker import synth
 from semingest_api.spec import DATABASE_URL_ENV, WORKER_ENTRYPOINT
+from semingest_worker import synth
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRYPOINT = REPO / "images" / "worker" / "entrypoint.sh"

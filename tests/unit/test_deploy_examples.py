@@ -62,8 +62,8 @@ def test_kind_config_mounts_the_samples_where_the_test_reads_them():
 
 
 def test_kind_ingest_is_valid_and_renders_a_native_run_reading_the_mount():
-    from semingest_operator.render import render_run
     from semingest_api.spec import SOURCE_MOUNT, parse_spec
+    from semingest_operator.render import render_run
 
     e2e = _e2e_module()
     ingest = e2e._ingest_for_kind()

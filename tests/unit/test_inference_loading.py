@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from inference_models import build_tiny_model
 
+from semingest_api.spec import DEFAULT_LABELS
 from semingest_worker.inference import (
     ModelConfig,
     ModelLoadError,
@@ -23,7 +24,6 @@ from semingest_worker.inference import (
     model_digest,
     read_labels,
 )
-from semingest_api.spec import DEFAULT_LABELS
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 

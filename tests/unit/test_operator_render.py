@@ -16,11 +16,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from semingest_api.spec import DATABASE_URL_ENV, MODEL_MOUNT, SOURCE_MOUNT, WORKER_ENTRYPOINT, SpecError
 from semingest_operator.cli import render_main
 from semingest_operator.render import render_run, run_name
 from semingest_operator.render.common import RUN_NAME_MAX, label_value
 from semingest_operator.sizing import NodeResources
-from semingest_api.spec import DATABASE_URL_ENV, MODEL_MOUNT, SOURCE_MOUNT, WORKER_ENTRYPOINT, SpecError
 
 GOLDEN = Path(__file__).parent / "golden"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from semingest_api.spec import SpecError, parse_spec
 from semingest_operator.quantities import (
     GI,
     MI,
@@ -23,7 +24,6 @@ from semingest_operator.sizing import (
     size,
     split_memory,
 )
-from semingest_api.spec import SpecError, parse_spec
 
 
 def spec(**executors):

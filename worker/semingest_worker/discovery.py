@@ -21,10 +21,11 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from semingest_api.spec import spec_schema
+
 from .database.rows import path_key, sidecar_stamp
 from .metadata import find_sidecars
 from .records import ImageFile
-from semingest_api.spec import spec_schema
 
 log = logging.getLogger(__name__)
 

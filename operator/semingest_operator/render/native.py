@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from semingest_api.spec import WORKER_ENTRYPOINT, SemIngestSpec
 from semingest_operator.quantities import format_cpu, spark_memory
 from semingest_operator.render.common import (
     DRIVER_CONTAINER,
@@ -25,7 +26,6 @@ from semingest_operator.render.common import (
     worker_arguments,
 )
 from semingest_operator.sizing import Sizing
-from semingest_api.spec import WORKER_ENTRYPOINT, SemIngestSpec
 
 KUBERNETES_MASTER = "k8s://https://kubernetes.default.svc:443"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"

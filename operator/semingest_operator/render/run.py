@@ -6,11 +6,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from semingest_api.spec import SemIngestSpec, SpecError, parse_spec
 from semingest_operator import schedule
 from semingest_operator.render import native, spark_application
 from semingest_operator.render.common import RunContext, run_name, user_spark_conf
 from semingest_operator.sizing import NodeResources, Sizing, size
-from semingest_api.spec import SemIngestSpec, SpecError, parse_spec
 
 DEFAULT_DRIVER_SERVICE_ACCOUNT = "semingest-driver"
 # `semingest render` on a file that never went through the API server has no uid yet.

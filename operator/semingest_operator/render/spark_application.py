@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from semingest_api.spec import WORKER_ENTRYPOINT, SemIngestSpec
 from semingest_operator.quantities import format_cpu, spark_memory
 from semingest_operator.render.common import (
     DRIVER_CONTAINER,
@@ -17,7 +18,6 @@ from semingest_operator.render.common import (
     worker_arguments,
 )
 from semingest_operator.sizing import PodSize, Sizing
-from semingest_api.spec import WORKER_ENTRYPOINT, SemIngestSpec
 
 SPARK_OPERATOR_API_VERSION = "sparkoperator.k8s.io/v1beta2"
 

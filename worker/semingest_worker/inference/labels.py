@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 from semingest_api.spec import DEFAULT_LABELS
+
 from .errors import ModelLoadError
 
 
