@@ -15,6 +15,7 @@ from PIL import Image
 
 from semingest_worker.imageio import decode_image
 from semingest_worker.metadata import extract_metadata, find_sidecars
+from semingest_worker.metadata.units import parse_length_m
 from semingest_worker.records import ImageFile, MetadataResult
 
 PIXELS = np.random.default_rng(7).integers(0, 256, (96, 128), dtype=np.uint8)
@@ -39,7 +40,6 @@ def _tiff(path: Path, tag: int, value: bytes, dtype: int = 2, pixels: np.ndarray
 # The MANIFEST's metadata pixel sizes. They are parsed, not measured: compared to 1e-9 relative.
 MANIFEST_PIXEL_SIZES = {
     "zeiss_1k_databar.tif": ("zeiss", 2.615e-6),  # AP_PIXEL_SIZE "Pixel Size = 2.615 µm"
-    "zeiss_512px.tif": ("zeiss", 5.825e-9),  # "Pixel Size = 5.825 nm"
     "fei_helios_8bit_databar.tif": ("fei", 3.3724e-006),  # [Scan] PixelWidth=3.3724e-006
     "fei_helios_16bit_databar.tif": ("fei", 3.3724e-006),
     "zeiss_nvision_black_databar.tif": ("zeiss", 5.860e-9),  # "Pixel Size = 5.860 nm"
@@ -48,7 +48,23 @@ MANIFEST_PIXEL_SIZES = {
     # $$SM_MICRON_MARKER 100um over $$SM_MICRON_BAR 101 px at $CM_FULL_SIZE 1280 wide, saved
     # 1280 wide; the MANIFEST prints it rounded as 9.901e-07.
     "jeol_jxa_databar.tif": ("jeol", 100e-6 / 101),
+    "zeiss_auriga_white_databar.tif": ("zeiss", 2.233e-9),  # AP_IMAGE_PIXEL_SIZE 2.233 nm
+    "zeiss_geminisem_rgb_nobar.tif": ("zeiss", 111.6e-9),  # AP_IMAGE_PIXEL_SIZE 111.6 nm
+    "thermo_scios_databar.tif": ("fei", 2.69792e-07),  # [Scan] PixelWidth=2.69792e-07
+    "tescan_mira3_ruler_databar.tif": ("tescan", 2.5012e-6),  # PixelSizeX=2.5012e-6
+    "jeol_jsm7001f_databar.tif": ("jeol", 100e-6 / 53),  # 1.8868e-06 in the MANIFEST
 }
+# The MANIFEST's files without vendor metadata: no pixel size from metadata, and no problem.
+MANIFEST_WITHOUT_METADATA = (
+    "hitachi_su3500_ruler.jpg",
+    "jeol_sei_databar_a.jpg",
+    "jeol_sei_databar_b.jpg",
+    "fei_quanta_imagej_resaved_databar.tif",
+    "philips_xl30_overlay_databar_a.tif",
+    "philips_xl30_overlay_databar_b.tif",
+    "hitachi_s3400_half_size_strip.png",
+    "hitachi_s4800_text_on_image.tif",
+)
 
 
 def test_real_files_metadata_pixel_sizes_equal_the_manifest(sem_corpus: Path) -> None:
@@ -57,7 +73,67 @@ def test_real_files_metadata_pixel_sizes_equal_the_manifest(sem_corpus: Path) ->
         assert result.problems == (), name
         assert result.instrument.vendor == vendor, name
         assert result.instrument.pixel_size_m == pytest.approx(expected, rel=1e-9), name
-    assert f"{100e-6 / 101:.3e}" == "9.901e-07"  # the MANIFEST's rounded JEOL figure
+        assert "pixel_size_m" in result.instrument.provenance, name
+    assert f"{100e-6 / 101:.3e}" == "9.901e-07"  # the MANIFEST's rounded JEOL figures
+    assert f"{100e-6 / 53:.4e}" == "1.8868e-06"
+    for name in MANIFEST_WITHOUT_METADATA:
+        result = _extract(sem_corpus / name)
+        assert result.instrument.pixel_size_m is None and result.problems == (), name
+
+
+def test_real_files_every_pixel_size_agrees_with_the_field_of_view(sem_corpus: Path) -> None:
+    """Where the vendor states the field, the stored pixel is it over the saved width (1 %)."""
+    checked = 0
+    for name in MANIFEST_PIXEL_SIZES:
+        result = _extract(sem_corpus / name)
+        width = decode_image(sem_corpus / name).width
+        raw = result.instrument.raw
+        field = raw.get("AP_WIDTH") or raw.get("Scan", {}).get("HorFieldsize")
+        if field is None:
+            continue
+        field_m = parse_length_m(field) if "AP_WIDTH" in raw else float(field)
+        assert result.instrument.pixel_size_m == pytest.approx(field_m / width, rel=0.01), name
+        checked += 1
+    assert checked == 8  # 5 Zeiss-free: 4 FEI/Thermo + 4 Zeiss files state their field
+
+
+def test_real_zeiss_512px_is_a_rescaled_save_and_says_so(sem_corpus: Path) -> None:
+    """AP_PIXEL_SIZE 5.825 nm is for the 1024 px scan (AP_WIDTH 5.965 µm / 1024); the file is a
+    2x downscaled 512 x 384 save, so its pixels are AP_WIDTH / 512 (the 200 nm bar over ~17 px
+    agrees). The stored value is that, with the reason, not the 2x-off AP_PIXEL_SIZE."""
+    result = _extract(sem_corpus / "zeiss_512px.tif")
+    meta = result.instrument
+    assert result.problems == ()
+    assert meta.pixel_size_m == pytest.approx(5.965e-6 / 512, rel=1e-12)
+    assert meta.pixel_size_y_m == meta.pixel_size_m  # AP_HEIGHT 4.474 µm / 384 rows agrees
+    why = meta.provenance["pixel_size_m"]
+    assert why.startswith("AP_WIDTH / image width: 5.965 µm / 512 px = 11.65 nm")
+    assert "AP_PIXEL_SIZE = 5.825 nm describes a 1024 x 768 px scan" in why
+    assert meta.raw["AP_PIXEL_SIZE"] == "5.825 nm"  # the stated value stays in raw
+
+
+def test_real_thermo_databar_height_from_resolution_not_the_zero_header(sem_corpus: Path) -> None:
+    meta = _extract(sem_corpus / "thermo_scios_databar.tif").instrument
+    assert meta.raw["PrivateFei"]["DatabarHeight"] == "0"
+    assert meta.databar_height_px == 68  # 1092 rows - [Image] ResolutionY 1024
+    assert meta.provenance["databar_height_px"] == (
+        "image height - [Image] ResolutionY: 1092 - 1024 rows ([PrivateFei] DatabarHeight = 0 disagrees)"
+    )
+    assert meta.pixel_size_y_m == 2.69792e-07  # [Scan] PixelHeight = VerFieldsize / 1024 rows
+
+
+def test_real_bar_rows_and_pixel_heights(sem_corpus: Path) -> None:
+    expected = {  # file: (databar rows, pixel height)
+        "fei_quanta_databar.tif": (59, 3.10059e-08),
+        "fei_helios_8bit_databar.tif": (29, 3.3724e-06),
+        "tescan_mira3_ruler_databar.tif": (120, 2.5012e-6),  # ImageStripSize; PixelSizeY
+        "tescan_amber_databar.tif": (179, 4.537772e-09),
+        "jeol_jsm7001f_databar.tif": (64, None),  # 1024 rows - $CM_FULL_SIZE 960; no height stated
+        "zeiss_1k_databar.tif": (None, 2.615e-6),  # no rows appended; AP_HEIGHT / 768 agrees
+    }
+    for name, (bar, height) in expected.items():
+        meta = _extract(sem_corpus / name).instrument
+        assert (meta.databar_height_px, meta.pixel_size_y_m) == (bar, height), name
 
 
 def test_real_hitachi_jpeg_has_no_metadata(sem_corpus: Path) -> None:
@@ -204,10 +280,10 @@ def fei_text(hv: str = "15000", pixel: str = "4.5e-009", user_text: str = "") ->
         f"UserText={user_text}\r\n\r\n"
         "[System]\r\nType=SEM\r\nSystemType=Apreo 2 S\r\n\r\n"
         f"[Beam]\r\nHV={hv}\r\nScan=EScan\r\n\r\n"
-        "[EBeam]\r\nHV=15000\r\nHFW=1.152e-005\r\nWD=0.0041\r\n\r\n"
+        "[EBeam]\r\nHV=15000\r\nHFW=5.76e-007\r\nWD=0.0041\r\n\r\n"  # 128 px x 4.5 nm
         f"[Scan]\r\nPixelWidth={pixel}\r\nPixelHeight={pixel}\r\n\r\n"
         "[Stage]\r\nWorkingDistance=0.00401\r\n\r\n"
-        "[Image]\r\nMagCanvasRealWidth=0.1152\r\n\r\n"
+        "[Image]\r\nMagCanvasRealWidth=0.00576\r\n\r\n"
         "[Detectors]\r\nNumber=1\r\nName=T1\r\n\r\n"
         "[PrivateFei]\r\nDatabarHeight=86\r\n"
     )
@@ -278,7 +354,10 @@ def test_tescan_blob_without_text_and_absurd_value(tmp_path: Path) -> None:
         "undecodable vendor metadata: tag 50431 (TESCAN) has no key=value text (1000 bytes)",
     )
     absurd = _extract(_tiff(tmp_path / "t1.tif", 50431, tescan_blob(pixel="7"), dtype=1))
-    assert absurd.problems == ("absurd metadata: pixel size PixelSizeX = 7 m outside [1e-12, 0.01]",)
+    assert absurd.problems == (
+        "absurd metadata: pixel size PixelSizeX = 7 m outside [1e-12, 0.01]",
+        "absurd metadata: pixel height PixelSizeY = 7 m outside [1e-12, 0.01]",
+    )
 
 
 def test_tescan_hdr_sidecar(tmp_path: Path) -> None:

@@ -7,8 +7,9 @@ beyond small derived properties.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 STAGES = ("metadata", "scalebar", "inference", "database")
@@ -24,21 +25,91 @@ class ImageFile:
     sidecars: tuple[str, ...] = ()  # same-stem .txt etc. found beside it (JEOL, Hitachi)
 
 
+class FieldKind(StrEnum):
+    """How an instrument field is typed, checked and stored."""
+
+    TEXT = "text"
+    FLOAT = "float"
+    INT = "int"
+    DATETIME = "datetime"
+    JSON = "json"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """What the metadata stage and the database need to know about one ``InstrumentMeta`` field.
+
+    ``from_vendor``: a vendor reader's mapping table may fill it (the others are the reading's
+    own bookkeeping: vendor, source, raw, provenance). ``plausible``: the inclusive range in
+    ``unit``; a value outside it is "absurd metadata" (dropped, with a problem).
+    """
+
+    kind: FieldKind
+    label: str
+    unit: str | None = None
+    plausible: tuple[float, float] | None = None
+    max_chars: int | None = None  # TEXT: the column's length (None: unbounded)
+    comment: str | None = None  # the database column's comment
+    from_vendor: bool = True
+
+
+def _spec(spec: FieldSpec, default: Any = None) -> Any:
+    if spec.kind is FieldKind.JSON:
+        return field(default_factory=dict, metadata={"spec": spec})
+    return field(default=default, metadata={"spec": spec})
+
+
+_TEXT, _FLOAT, _INT = FieldKind.TEXT, FieldKind.FLOAT, FieldKind.INT
+
+
 @dataclass(frozen=True)
 class InstrumentMeta:
-    """Normalised instrument metadata in SI units; ``None`` where the source has no value."""
+    """Normalised instrument metadata in SI units; ``None`` where the source has no value.
 
-    vendor: str | None = None  # zeiss, fei, tescan, jeol, hitachi, or None
-    model: str | None = None
-    pixel_size_m: float | None = None
-    accelerating_voltage_v: float | None = None
-    working_distance_m: float | None = None
-    magnification: float | None = None
-    detector: str | None = None
-    acquired_at: datetime | None = None
-    source: str | None = None  # where the values came from: "tiff:34118", a sidecar path, ...
-    databar_height_px: int | None = None  # hint for the scale-bar stage (FEI DatabarHeight)
-    raw: dict[str, Any] = field(default_factory=dict)  # the full vendor dictionary (JSON-safe)
+    The one definition of the instrument fields: the vendor readers' tables, the range checks,
+    the ``instrument_meta`` columns and their rows are all derived from these fields and their
+    ``FieldSpec`` (see ``INSTRUMENT_FIELDS``). New fields go at the end (new columns are added
+    at the end of the table).
+    """
+
+    vendor: str | None = _spec(FieldSpec(_TEXT, "vendor", max_chars=32, from_vendor=False))
+    model: str | None = _spec(FieldSpec(_TEXT, "model", max_chars=255))
+    # The pixel width of the SAVED image (checked against the field of view where stated).
+    pixel_size_m: float | None = _spec(FieldSpec(_FLOAT, "pixel size", "m", (1e-12, 1e-2)))
+    accelerating_voltage_v: float | None = _spec(FieldSpec(_FLOAT, "accelerating voltage", "V", (0.0, 1e6)))
+    working_distance_m: float | None = _spec(FieldSpec(_FLOAT, "working distance", "m", (0.0, 1.0)))
+    magnification: float | None = _spec(FieldSpec(_FLOAT, "magnification", "x", (1e-3, 1e8)))
+    detector: str | None = _spec(FieldSpec(_TEXT, "detector", max_chars=255))
+    acquired_at: datetime | None = _spec(FieldSpec(FieldKind.DATETIME, "acquisition time"))
+    # Rows of the data bar below the scan: a hint for the scale-bar stage.
+    databar_height_px: int | None = _spec(FieldSpec(_INT, "data bar height", "px", (0.0, 1e5)))
+    source: str | None = _spec(
+        FieldSpec(
+            _TEXT,
+            "source",
+            max_chars=4096,
+            comment="where the values came from: tiff:34118, a sidecar path, ...",
+            from_vendor=False,
+        )
+    )
+    raw: dict[str, Any] = _spec(
+        FieldSpec(
+            FieldKind.JSON, "raw", comment="the full vendor dictionary (JSON object)", from_vendor=False
+        )
+    )
+    # The pixel height of the saved image; equal to pixel_size_m for square pixels.
+    pixel_size_y_m: float | None = _spec(FieldSpec(_FLOAT, "pixel height", "m", (1e-12, 1e-2)))
+    provenance: dict[str, str] = _spec(
+        FieldSpec(
+            FieldKind.JSON,
+            "provenance",
+            comment="field -> the vendor key(s) it was read from and why (JSON object)",
+            from_vendor=False,
+        )
+    )
+
+
+INSTRUMENT_FIELDS: dict[str, FieldSpec] = {f.name: f.metadata["spec"] for f in fields(InstrumentMeta)}
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..records import ImageResult
+from ..records import INSTRUMENT_FIELDS, FieldKind, ImageResult, InstrumentMeta
 from . import schema
 
 _INT64 = (-(2**63), 2**63 - 1)
@@ -208,21 +208,7 @@ def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetim
             if name in _EXIF_KINDS:  # the standard tags only; absent ones stay NULL
                 exif_row[name] = _exif_value(name, value)
         rows.dependents["exif_meta"] = exif_row
-        ins = meta.instrument
-        rows.dependents["instrument_meta"] = {
-            "image_hash": h,
-            "vendor": text(ins.vendor, _SHORT_LIMITS["vendor"]),
-            "model": text(ins.model, _SHORT_LIMITS["model"]),
-            "pixel_size_m": number(ins.pixel_size_m),
-            "accelerating_voltage_v": number(ins.accelerating_voltage_v),
-            "working_distance_m": number(ins.working_distance_m),
-            "magnification": number(ins.magnification),
-            "detector": text(ins.detector, _SHORT_LIMITS["detector"]),
-            "acquired_at": timestamp(ins.acquired_at),
-            "databar_height_px": integer(ins.databar_height_px),
-            "source": text(ins.source, 4096),
-            "raw": to_json(ins.raw) if ins.raw else None,
-        }
+        rows.dependents["instrument_meta"] = {"image_hash": h, **instrument_row(meta.instrument)}
     bar = result.scale_bar
     if bar is not None:
         meta_px = number(meta.instrument.pixel_size_m) if meta is not None else None
@@ -252,6 +238,24 @@ def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetim
             "error": None if cls else text(inference_error),
         }
     return rows
+
+
+def instrument_row(ins: InstrumentMeta) -> dict[str, Any]:
+    """The ``instrument_meta`` values of one ``InstrumentMeta``: one per field, by its kind."""
+    row: dict[str, Any] = {}
+    for name, spec in INSTRUMENT_FIELDS.items():
+        value = getattr(ins, name)
+        if spec.kind is FieldKind.FLOAT:
+            row[name] = number(value)
+        elif spec.kind is FieldKind.INT:
+            row[name] = integer(value)
+        elif spec.kind is FieldKind.DATETIME:
+            row[name] = timestamp(value)
+        elif spec.kind is FieldKind.JSON:
+            row[name] = to_json(value) if value else None
+        else:
+            row[name] = text(value, spec.max_chars)
+    return row
 
 
 def canonical_rank(status: str, vendor: str | None) -> int:

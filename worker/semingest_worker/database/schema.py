@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
 from ..metadata.exif import EXIF_COLUMNS
+from ..records import INSTRUMENT_FIELDS, FieldKind, FieldSpec
 
 metadata = sa.MetaData()
 
@@ -118,21 +119,28 @@ exif_meta = sa.Table(
 )
 EXIF_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in EXIF_COLUMNS)
 
+
+def _instrument_type(spec: FieldSpec) -> sa.types.TypeEngine:
+    if spec.kind is FieldKind.FLOAT:
+        return sa.Double()
+    if spec.kind is FieldKind.INT:
+        return sa.Integer()
+    if spec.kind is FieldKind.DATETIME:
+        return TIMESTAMP
+    if spec.kind is FieldKind.JSON:
+        return JSON_TEXT
+    return LONG_TEXT if spec.max_chars is None else sa.String(spec.max_chars)
+
+
+# One column per InstrumentMeta field (records.INSTRUMENT_FIELDS), in its order.
 instrument_meta = sa.Table(
     "instrument_meta",
     metadata,
     sa.Column("image_hash", HASH, primary_key=True),
-    sa.Column("vendor", sa.String(32)),
-    sa.Column("model", SHORT),
-    sa.Column("pixel_size_m", sa.Double),
-    sa.Column("accelerating_voltage_v", sa.Double),
-    sa.Column("working_distance_m", sa.Double),
-    sa.Column("magnification", sa.Double),
-    sa.Column("detector", SHORT),
-    sa.Column("acquired_at", TIMESTAMP),
-    sa.Column("databar_height_px", sa.Integer),
-    sa.Column("source", PATH, comment="where the values came from: tiff:34118, a sidecar path, ..."),
-    sa.Column("raw", JSON_TEXT, comment="the full vendor dictionary (JSON object)"),
+    *(
+        sa.Column(name, _instrument_type(spec), comment=spec.comment)
+        for name, spec in INSTRUMENT_FIELDS.items()
+    ),
     sa.Index("ix_instrument_meta_vendor", "vendor"),
     **_MYSQL_OPTS,
 )

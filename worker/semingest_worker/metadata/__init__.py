@@ -1,12 +1,14 @@
 """Stage 1: standard TIFF/EXIF tags and vendor instrument metadata, normalised to SI units.
 
-One reader per vendor (RosettaSciIO-style): ``zeiss`` (tag 34118), ``fei`` (34682), ``tescan``
-(50431 or a ``.hdr`` sidecar), ``jeol`` and ``hitachi`` (``.txt`` sidecars). The first source
-found in that order is used. Images without vendor metadata (e.g. re-saved by ImageJ) get
-vendor None and their private TIFF tags (>= 32768) kept raw.
+Vendor readers form a registry (``READERS``, RosettaSciIO-style mapping tables): each implements
+``VendorReader`` (name, matches, read) over one ``VendorInput`` (tags, sidecar texts, path, image
+size). The first reader that matches reads, in this order: ``zeiss`` (tag 34118), ``fei``
+(34682), ``tescan`` (50431), ``olympus_sis`` (33560/33471), then the sidecars: ``jeol`` and
+``hitachi`` (``.txt``), ``tescan`` (``.hdr``). Images without vendor metadata (e.g. re-saved by
+ImageJ) get vendor None and their private TIFF tags (>= 32768) kept raw.
 
-``extract_metadata`` never raises for bad metadata: implausible values and undecodable vendor
-text become None plus a specific entry in ``MetadataResult.problems``.
+``extract_metadata`` never raises for bad metadata: implausible or contradictory values and
+undecodable vendor text become None plus a specific entry in ``MetadataResult.problems``.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..records import ImageFile, InstrumentMeta, MetadataResult
-from . import fei, hitachi, jeol, tescan, zeiss
+from . import fei, hitachi, jeol, olympus, tescan, zeiss
 from .exif import EXIF_COLUMNS, ExifColumn, exif_values
-from .reading import VendorReading
+from .reading import VendorInput, VendorReader, VendorReading
 from .sidecars import find_sidecars, read_sidecar_text
 from .values import json_safe
 
@@ -25,14 +27,25 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXIF_COLUMNS",
+    "READERS",
     "ExifColumn",
+    "VendorInput",
+    "VendorReader",
     "exif_values",
     "extract_metadata",
     "find_sidecars",
 ]
 
 PRIVATE_TAG_MIN = 32768
-_VENDOR_TAGS = {zeiss.TAG: "Zeiss", fei.TAG: "FEI", tescan.TAG: "TESCAN"}
+READERS: tuple[VendorReader, ...] = (
+    zeiss.READER,
+    fei.READER,
+    tescan.READER,
+    olympus.READER,
+    jeol.READER,
+    hitachi.READER,
+    tescan.HDR_READER,
+)
 
 
 def extract_metadata(image: DecodedImage, file: ImageFile) -> MetadataResult:
@@ -43,7 +56,11 @@ def extract_metadata(image: DecodedImage, file: ImageFile) -> MetadataResult:
     except Exception as exc:  # noqa: BLE001 - a bug here must not lose the image's other data
         exif = {}
         problems.append(f"unreadable TIFF/EXIF tags: {type(exc).__name__}: {exc}")
-    reading = _vendor_reading(image, file, problems)
+    unreadable: list[str] = []
+    source = vendor_input(image, file, unreadable)
+    reading = _vendor_reading(source, problems)
+    if reading is None or not (reading.source or "").startswith("tiff:"):
+        problems.extend(unreadable)  # a sidecar that might have held this image's metadata
     try:
         if reading is None:
             instrument = InstrumentMeta(raw=_private_tags(image.tiff_tags))
@@ -57,37 +74,28 @@ def extract_metadata(image: DecodedImage, file: ImageFile) -> MetadataResult:
     return MetadataResult(exif=exif, instrument=instrument, problems=tuple(problems))
 
 
-def _vendor_reading(image: DecodedImage, file: ImageFile, problems: list[str]) -> VendorReading | None:
-    tags = image.tiff_tags
-    for tag, name in _VENDOR_TAGS.items():
-        if tag not in tags:
-            continue
-        try:
-            if tag == zeiss.TAG:
-                return zeiss.read(tags[tag])
-            if tag == fei.TAG:
-                return fei.read(tags[tag], tags.get(fei.XML_TAG))
-            return tescan.read(tags[tag])
-        except Exception as exc:  # noqa: BLE001 - a reader bug becomes a reason, not a crash
-            problems.append(f"cannot read {name} tag {tag}: {type(exc).__name__}: {exc}")
-            return VendorReading(vendor=name.lower(), source=f"tiff:{tag}")
+def vendor_input(image: DecodedImage, file: ImageFile, problems: list[str]) -> VendorInput:
+    """The readers' one input; a sidecar that cannot be read is a problem appended to ``problems``."""
+    sidecars: list[tuple[str, str]] = []
     for path in file.sidecars:
         try:
-            text = read_sidecar_text(path)
+            sidecars.append((path, read_sidecar_text(path)))
         except OSError as exc:
             problems.append(f"cannot read sidecar {path}: {exc.strerror or exc}")
-            continue
+    return VendorInput(
+        path=file.path, width=image.width, height=image.height, tags=image.tiff_tags, sidecars=tuple(sidecars)
+    )
+
+
+def _vendor_reading(source: VendorInput, problems: list[str]) -> VendorReading | None:
+    for reader in READERS:
         try:
-            if jeol.looks_like(text):
-                return jeol.read(text, path, image.width)
-            if hitachi.looks_like(text):
-                return hitachi.read(text, path, image.width)
-            if path.lower().endswith(".hdr"):
-                reading = tescan.read_hdr(text, path)
-                if reading is not None:
-                    return reading
-        except Exception as exc:  # noqa: BLE001
-            problems.append(f"cannot read sidecar {path}: {type(exc).__name__}: {exc}")
+            if not reader.matches(source):
+                continue
+            return reader.read(source)
+        except Exception as exc:  # noqa: BLE001 - a reader bug becomes a reason, not a crash
+            problems.append(f"cannot read {reader.name} metadata: {type(exc).__name__}: {exc}")
+            return VendorReading(vendor=reader.name, source=None)
     return None
 
 

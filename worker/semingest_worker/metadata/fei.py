@@ -9,10 +9,8 @@ XML); it is kept raw.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
-from .reading import VendorReading, parse_timestamp
+from .pixels import GeometryRule
+from .reading import Rule, VendorInput, VendorReading, table, text_value, timestamp_parser
 from .sidecars import parse_ini
 from .values import parse_number, tiff_text
 
@@ -21,59 +19,91 @@ XML_TAG = 34680
 SOURCE = f"tiff:{TAG}"
 
 
-def read(value: Any, xml_value: Any = None) -> VendorReading:
-    text = tiff_text(value)
-    reading = VendorReading(vendor="fei", source=SOURCE)
-    sections = parse_ini(text)
-    if not any(name for name in sections):
-        reading.raw = {"_undecoded_text": text[:2000]}
-        reading.problems.append(
-            f"undecodable vendor metadata: tag {TAG} (FEI) has no [Section] key=value text "
-            f"({len(text)} characters)"
-        )
+def _section_keys(section: str, key: str, *more: str) -> tuple[str, ...]:
+    return tuple(f"[{name}] {key}" for name in (section, *more))
+
+
+FIELDS = table(
+    accelerating_voltage_v=Rule(("[Beam] HV", "[EBeam] HV"), parse_number),
+    working_distance_m=Rule(("[Stage] WorkingDistance", "[EBeam] WD"), parse_number),
+    model=Rule(("[System] SystemType", "[System] Type"), text_value, strict=False),
+    detector=Rule(("[Detectors] Name",), text_value, strict=False),
+    acquired_at=(
+        Rule(
+            ("[User] Date Time",),
+            timestamp_parser(
+                "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%d.%m.%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S"
+            ),
+            strict=False,
+        ),
+        Rule(("[PrivateFei] TimeOfCreation",), timestamp_parser("%d.%m.%Y %H:%M:%S"), strict=False),
+    ),
+)
+# "{scan}" is the beam the image was scanned with ([Beam] Scan, usually EScan).
+GEOMETRY = {
+    "x": GeometryRule(_section_keys("Scan", "PixelWidth", "{scan}", "EScan"), parse_number),
+    "y": GeometryRule(_section_keys("Scan", "PixelHeight", "{scan}", "EScan"), parse_number),
+    "field_width": GeometryRule(
+        ("[Scan] HorFieldsize", "[{scan}] HorFieldsize", "[EBeam] HFW"), parse_number
+    ),
+    "field_height": GeometryRule(
+        ("[Scan] VerFieldsize", "[{scan}] VerFieldsize", "[EBeam] VFW"), parse_number
+    ),
+    "scan_width": GeometryRule(("[Image] ResolutionX",), parse_number),
+    "scan_height": GeometryRule(("[Image] ResolutionY",), parse_number),
+    "bar_rows": GeometryRule(("[PrivateFei] DatabarHeight",), parse_number),
+}
+
+
+class FeiReader:
+    name = "fei"
+
+    def matches(self, source: VendorInput) -> bool:
+        return TAG in source.tags
+
+    def read(self, source: VendorInput) -> VendorReading:
+        text = tiff_text(source.tags[TAG])
+        reading = VendorReading(vendor=self.name, source=SOURCE)
+        sections = parse_ini(text)
+        if not any(name for name in sections):
+            reading.raw = {"_undecoded_text": text[:2000]}
+            reading.problems.append(
+                f"undecodable vendor metadata: tag {TAG} (FEI) has no [Section] key=value text "
+                f"({len(text)} characters)"
+            )
+            return reading
+        reading.raw = dict(sections)
+        if XML_TAG in source.tags:
+            reading.raw[f"tiff:{XML_TAG}"] = tiff_text(source.tags[XML_TAG])
+        values = flatten(sections)
+        reading.apply(FIELDS, values)
+        scan = sections.get("Beam", {}).get("Scan") or "EScan"
+        geometry = {
+            kind: GeometryRule(tuple(dict.fromkeys(k.replace("{scan}", scan) for k in rule.keys)), rule.parse)
+            for kind, rule in GEOMETRY.items()
+        }
+        reading.apply_geometry(geometry, values, source.width, source.height)
+        _magnification(reading, values)
         return reading
-    reading.raw = dict(sections)
-    if xml_value is not None:
-        reading.raw[f"tiff:{XML_TAG}"] = tiff_text(xml_value)
-
-    def get(*refs: tuple[str, str]) -> tuple[str, str] | None:
-        for section, key in refs:
-            v = sections.get(section, {}).get(key)
-            if v:
-                return f"[{section}] {key}", v
-        return None
-
-    def number(field: str, *refs: tuple[str, str]) -> None:
-        found = get(*refs)
-        if found is not None:
-            reading.record(field, *found, parse_number)
-
-    scan = sections.get("Beam", {}).get("Scan") or "EScan"
-    number("pixel_size_m", ("Scan", "PixelWidth"), (scan, "PixelWidth"), ("EScan", "PixelWidth"))
-    number("accelerating_voltage_v", ("Beam", "HV"), ("EBeam", "HV"))
-    number("working_distance_m", ("Stage", "WorkingDistance"), ("EBeam", "WD"))
-    number("databar_height_px", ("PrivateFei", "DatabarHeight"))
-    if reading.databar_height_px is not None:
-        reading.databar_height_px = int(reading.databar_height_px)
-
-    canvas = parse_number(sections.get("Image", {}).get("MagCanvasRealWidth", "") or "")
-    hfw = get(("EBeam", "HFW"), ("Scan", "HorFieldsize"))
-    hfw_m = parse_number(hfw[1]) if hfw else None
-    if canvas and hfw_m:
-        reading.magnification = canvas / hfw_m
-        reading.keys["magnification"] = f"[Image] MagCanvasRealWidth / {hfw[0]}"
-
-    model = get(("System", "SystemType"), ("System", "Type"))
-    reading.model = model[1] if model else None
-    detector = get(("Detectors", "Name"))
-    reading.detector = detector[1] if detector else None
-    reading.acquired_at = _acquired_at(sections)
-    return reading
 
 
-def _acquired_at(sections: dict[str, dict[str, str]]) -> datetime | None:
+def flatten(sections: dict[str, dict[str, str]]) -> dict[str, str]:
+    """``{"Scan": {"PixelWidth": v}}`` -> ``{"[Scan] PixelWidth": v}`` (non-empty values only),
+    plus ``[User] Date Time`` joining the date and the time."""
+    values = {f"[{name}] {key}": v for name, section in sections.items() for key, v in section.items() if v}
     user = sections.get("User", {})
-    stamp = f"{user.get('Date', '')} {user.get('Time', '')}"
-    formats = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%d.%m.%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S")
-    created = sections.get("PrivateFei", {}).get("TimeOfCreation", "")
-    return parse_timestamp(stamp, formats) or parse_timestamp(created, ("%d.%m.%Y %H:%M:%S",))
+    if user.get("Date"):
+        values["[User] Date Time"] = f"{user['Date']} {user.get('Time', '')}".strip()
+    return values
+
+
+def _magnification(reading: VendorReading, values: dict[str, str]) -> None:
+    """The magnification the data bar shows: ``[Image] MagCanvasRealWidth`` over the field width."""
+    canvas = parse_number(values.get("[Image] MagCanvasRealWidth", ""))
+    hfw_key = next((k for k in ("[EBeam] HFW", "[Scan] HorFieldsize") if values.get(k)), None)
+    hfw = parse_number(values[hfw_key]) if hfw_key else None
+    if canvas and hfw:
+        reading.set("magnification", canvas / hfw, f"[Image] MagCanvasRealWidth / {hfw_key}")
+
+
+READER = FeiReader()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-from .reading import VendorReading, parse_timestamp
+from .pixels import GeometryRule
+from .reading import Rule, VendorInput, VendorReading, table, text_value, timestamp_parser
 from .sidecars import parse_ini
 from .units import parse_length_m, parse_magnification, parse_voltage_v
 from .values import parse_number
@@ -23,47 +24,62 @@ def looks_like(text: str) -> bool:
     return "[SemImageFile]" in head or ("InstructName" in head and "PixelSize" in head)
 
 
-def read(text: str, path: str, image_width: int) -> VendorReading:
-    sections = parse_ini(text)
-    values: dict[str, str] = {}
-    for section in sections.values():
-        for key, val in section.items():
-            values.setdefault(key, val)
-    reading = VendorReading(vendor="hitachi", source=path, raw=sections)
-    condition = dict(_CONDITION.findall(values.get("Condition", "")))
+def _data_size(text: str, axis: int) -> float | None:
+    """``DataSize`` "1280x960": the frame's width (axis 0) or height (axis 1)."""
+    parts = text.lower().split("x")
+    return parse_number(parts[axis]) if len(parts) == 2 else None
 
-    def quantity(field: str, key: str, parser, expected: str, fallback: str | None = None) -> None:
-        text_value, used = values.get(key), key
-        if not text_value and fallback and condition.get(fallback):
-            text_value, used = condition[fallback], f"Condition {fallback}"
-        if text_value:
-            reading.record(field, used, text_value, parser, expected)
 
-    quantity("pixel_size_m", "PixelSize", lambda s: parse_length_m(s, default_unit="nm"), "a length in nm")
-    quantity(
-        "accelerating_voltage_v",
-        "AcceleratingVoltage",
-        lambda s: parse_voltage_v(s, default_unit="V"),
-        "a voltage",
-        "Vacc",
-    )
-    quantity(
-        "working_distance_m",
-        "WorkingDistance",
-        lambda s: parse_length_m(s, default_unit="um"),
-        "a length",
-        "WD",
-    )
-    quantity("magnification", "Magnification", parse_magnification, "a magnification", "Mag")
+FIELDS = table(
+    accelerating_voltage_v=Rule(
+        ("AcceleratingVoltage", "Condition Vacc"), lambda s: parse_voltage_v(s, default_unit="V"), "a voltage"
+    ),
+    working_distance_m=Rule(
+        ("WorkingDistance", "Condition WD"), lambda s: parse_length_m(s, default_unit="um"), "a length"
+    ),
+    magnification=Rule(("Magnification", "Condition Mag"), parse_magnification, "a magnification"),
+    model=Rule(("InstructName",), text_value, strict=False),
+    detector=Rule(("SignalName",), text_value, strict=False),
+    acquired_at=Rule(
+        ("Date Time",),
+        timestamp_parser("%Y/%m/%d %H:%M:%S", "%m/%d/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M:%S"),
+        strict=False,
+    ),
+)
+# PixelSize (nm) is for the DataSize frame; the saved image may be rescaled.
+GEOMETRY = {
+    "x": GeometryRule(("PixelSize",), lambda s: parse_length_m(s, default_unit="nm"), "a length in nm"),
+    "scan_width": GeometryRule(("DataSize",), lambda t: _data_size(t, 0), "'1280x960'"),
+    "scan_height": GeometryRule(("DataSize",), lambda t: _data_size(t, 1), "'1280x960'"),
+}
 
-    data_size = values.get("DataSize", "")
-    frame_width = parse_number(data_size.lower().split("x")[0]) if "x" in data_size.lower() else None
-    if reading.pixel_size_m is not None and frame_width and image_width > 0 and frame_width != image_width:
-        reading.pixel_size_m *= frame_width / image_width  # PixelSize is for the DataSize frame
-    reading.model = values.get("InstructName") or None
-    reading.detector = values.get("SignalName") or None
-    reading.acquired_at = parse_timestamp(
-        f"{values.get('Date', '')} {values.get('Time', '')}",
-        ("%Y/%m/%d %H:%M:%S", "%m/%d/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M:%S"),
-    )
-    return reading
+
+class HitachiReader:
+    """A ``<stem>.txt`` sidecar, INI-like (``[SemImageFile]``)."""
+
+    name = "hitachi"
+
+    def matches(self, source: VendorInput) -> bool:
+        return source.sidecar(lambda _path, text: looks_like(text)) is not None
+
+    def read(self, source: VendorInput) -> VendorReading:
+        found = source.sidecar(lambda _path, text: looks_like(text))
+        assert found is not None
+        path, text = found
+        sections = parse_ini(text)
+        values: dict[str, str] = {}
+        for section in sections.values():
+            for key, val in section.items():
+                values.setdefault(key, val)
+        reading = VendorReading(vendor=self.name, source=path, raw=sections)
+        values = {k: v for k, v in values.items() if v}
+        for name, value in _CONDITION.findall(values.get("Condition", "")):
+            values.setdefault(f"Condition {name}", value)
+        if values.get("Date"):
+            values["Date Time"] = f"{values['Date']} {values.get('Time', '')}".strip()
+        reading.apply(FIELDS, values)
+        reading.apply_geometry(GEOMETRY, values, source.width, source.height)
+        return reading
+
+
+READER = HitachiReader()

@@ -9,7 +9,8 @@ rescaled by full width / saved width.
 
 from __future__ import annotations
 
-from .reading import VendorReading, parse_timestamp
+from .pixels import GeometryRule
+from .reading import Rule, VendorInput, VendorReading, table, text_value, timestamp_parser
 from .units import parse_length_m, parse_magnification, parse_voltage_v
 from .values import clean_text, parse_number
 
@@ -31,63 +32,85 @@ def looks_like(text: str) -> bool:
     return "$CM_" in head or "$$SM_" in head or "$SEM_DATA_VERSION" in head
 
 
-def read(text: str, path: str, image_width: int) -> VendorReading:
-    values = parse_lines(text)
-    reading = VendorReading(vendor="jeol", source=path, raw=dict(values))
+def _variants(*keys: str) -> tuple[str, ...]:
+    """JEOL writes some keys with one ``$`` or two depending on the instrument."""
+    out: list[str] = []
+    for key in keys:
+        bare = key.lstrip("$")
+        out.extend((key, "$" + bare, "$$" + bare))
+    return tuple(dict.fromkeys(out))
 
-    def get(*keys: str) -> tuple[str, str] | None:
-        for key in keys:
-            for variant in (key, "$" + key.lstrip("$"), "$$" + key.lstrip("$")):
-                if values.get(variant):
-                    return variant, values[variant]
+
+def _size(text: str, axis: int) -> float | None:
+    parts = text.split()
+    return parse_number(parts[axis]) if len(parts) > axis else None
+
+
+MARKER_OVER_BAR = "$$SM_MICRON_MARKER / $$SM_MICRON_BAR"
+FIELDS = table(
+    magnification=Rule(_variants("$CM_MAG"), parse_magnification, "a magnification"),
+    accelerating_voltage_v=Rule(
+        _variants("$CM_ACCEL_VOLT"), lambda s: parse_voltage_v(s, default_unit="kV"), "a voltage in kV"
+    ),
+    working_distance_m=Rule(
+        _variants("$$SM_WD"), lambda s: parse_length_m(s, default_unit="mm"), "a length in mm"
+    ),
+    model=Rule(_variants("$CM_INSTRUMENT"), text_value, strict=False),
+    detector=Rule(_variants("$CM_SIGNAL_NAME", "$CM_DETECTOR_NAME", "$CM_SIGNAL"), text_value, strict=False),
+    acquired_at=Rule(
+        ("$CM_DATE $CM_TIME", "$CM_DATE"),
+        timestamp_parser("%Y/%m/%d %H:%M:%S", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%m/%d/%Y %H:%M:%S"),
+        strict=False,
+    ),
+)
+# The scale marker's length over its bar (px) is the pixel size of the full frame $CM_FULL_SIZE
+# (width height); the saved image may be rescaled and has the data bar appended below.
+GEOMETRY = {
+    "x": GeometryRule((MARKER_OVER_BAR,), parse_number, "a length over a positive pixel count"),
+    "scan_width": GeometryRule(_variants("$CM_FULL_SIZE"), lambda t: _size(t, 0), "'width height'"),
+    "scan_height": GeometryRule(_variants("$CM_FULL_SIZE"), lambda t: _size(t, 1), "'width height'"),
+}
+
+
+class JeolReader:
+    """A ``<stem>.txt`` sidecar of ``$KEY value`` lines."""
+
+    name = "jeol"
+
+    def matches(self, source: VendorInput) -> bool:
+        return source.sidecar(lambda _path, text: looks_like(text)) is not None
+
+    def read(self, source: VendorInput) -> VendorReading:
+        found = source.sidecar(lambda _path, text: looks_like(text))
+        assert found is not None
+        path, text = found
+        values = parse_lines(text)
+        reading = VendorReading(vendor=self.name, source=path, raw=dict(values))
+        values = {k: v for k, v in values.items() if v}
+        if values.get("$CM_DATE"):
+            values["$CM_DATE $CM_TIME"] = f"{values['$CM_DATE']} {values.get('$CM_TIME', '')}".strip()
+        reading.apply(FIELDS, values)
+        marker_over_bar = _marker_over_bar(values, reading.problems)
+        if marker_over_bar is not None:
+            values[MARKER_OVER_BAR] = repr(marker_over_bar)
+        reading.apply_geometry(GEOMETRY, values, source.width, source.height)
+        return reading
+
+
+def _marker_over_bar(values: dict[str, str], problems: list[str]) -> float | None:
+    """``$$SM_MICRON_MARKER`` (a length) over ``$$SM_MICRON_BAR`` (px), in m per full-frame px."""
+    marker = next((values[k] for k in _variants("$$SM_MICRON_MARKER") if values.get(k)), None)
+    bar = next((values[k] for k in _variants("$$SM_MICRON_BAR") if values.get(k)), None)
+    if marker is None or bar is None:
         return None
-
-    def quantity(field: str, parser, key_names: tuple[str, ...], expected: str) -> None:
-        found = get(*key_names)
-        if found is not None:
-            reading.record(field, *found, parser, expected)
-
-    quantity("magnification", parse_magnification, ("$CM_MAG",), "a magnification")
-    quantity(
-        "accelerating_voltage_v",
-        lambda s: parse_voltage_v(s, default_unit="kV"),
-        ("$CM_ACCEL_VOLT",),
-        "a voltage in kV",
-    )
-    quantity(
-        "working_distance_m",
-        lambda s: parse_length_m(s, default_unit="mm"),
-        ("$$SM_WD", "$SM_WD"),
-        "a length in mm",
-    )
-    instrument = get("$CM_INSTRUMENT")
-    reading.model = instrument[1] if instrument else None
-    detector = get("$CM_SIGNAL_NAME", "$CM_DETECTOR_NAME", "$CM_SIGNAL")
-    reading.detector = detector[1] if detector else None
-    _pixel_size(reading, get, image_width)
-    date, time = get("$CM_DATE"), get("$CM_TIME")
-    if date:
-        reading.acquired_at = parse_timestamp(
-            f"{date[1]} {time[1] if time else ''}",
-            ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d", "%Y-%m-%d %H:%M:%S", "%m/%d/%Y %H:%M:%S"),
-        )
-    return reading
-
-
-def _pixel_size(reading: VendorReading, get, image_width: int) -> None:
-    marker, bar = get("$$SM_MICRON_MARKER", "$SM_MICRON_MARKER"), get("$$SM_MICRON_BAR", "$SM_MICRON_BAR")
-    if not marker or not bar:
-        return
-    key = f"{marker[0]} / {bar[0]}"
-    reading.keys["pixel_size_m"] = key
-    marker_m = parse_length_m(marker[1])
-    bar_px = parse_number(bar[1])
+    marker_m, bar_px = parse_length_m(marker), parse_number(bar)
     if marker_m is None or not bar_px or bar_px <= 0:
-        reading.problems.append(
-            f"unparseable metadata: {key} = {marker[1]!r} / {bar[1]!r} (expected a length over a positive pixel count)"
+        problems.append(
+            f"unparseable metadata: {MARKER_OVER_BAR} = {marker!r} / {bar!r} "
+            "(expected a length over a positive pixel count)"
         )
-        return
-    full = get("$CM_FULL_SIZE")
-    full_width = parse_number(full[1]) if full else None
-    scale = full_width / image_width if full_width and full_width > 0 and image_width > 0 else 1.0
-    reading.pixel_size_m = marker_m / bar_px * scale
+        return None
+    return marker_m / bar_px
+
+
+READER = JeolReader()

@@ -9,9 +9,9 @@ under ``[MAIN]`` and ``[SEM]``. Values are SI: ``PixelSizeX`` (m), ``HV`` (V), `
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from .reading import VendorReading, parse_timestamp
+from .pixels import GeometryRule
+from .reading import Rule, VendorInput, VendorReading, table, text_value, timestamp_parser
 from .sidecars import parse_ini
 from .values import clean_text, decode_bytes, parse_number
 
@@ -27,56 +27,93 @@ def text_blocks(blob: bytes) -> list[str]:
     return [decode_bytes(m.group(0)) for m in _BLOCK.finditer(blob)]
 
 
-def read(value: Any) -> VendorReading:
-    """From tag 50431 (bytes; a str if a writer stored it as ASCII)."""
-    blob = value.encode("latin-1", "replace") if isinstance(value, str) else bytes(value)
+FIELDS = table(
+    accelerating_voltage_v=Rule(("HV", "AcceleratorVoltage"), parse_number),
+    working_distance_m=Rule(("WD",), parse_number),
+    magnification=Rule(("Magnification",), parse_number),
+    model=Rule(("Device", "DeviceModel"), text_value, strict=False),
+    detector=Rule(("Detector", "Detector0"), text_value, strict=False),
+    acquired_at=Rule(("Date Time", "Date"), timestamp_parser("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"), strict=False),
+)
+# TESCAN states no field width or scan size: PixelSizeX/Y are taken as stated, and
+# ImageStripSize (the info strip below the scan) is checked against the image height.
+GEOMETRY = {
+    "x": GeometryRule(("PixelSizeX",), parse_number),
+    "y": GeometryRule(("PixelSizeY",), parse_number),
+    "bar_rows": GeometryRule(("ImageStripSize",), parse_number),
+}
+
+
+def flat_values(blob: bytes) -> dict[str, str] | None:
+    """The ``key=value`` lines of tag 50431 (first value of a key wins); None without any."""
     blocks = text_blocks(blob)
-    reading = VendorReading(vendor="tescan", source=SOURCE)
     if not blocks:
-        reading.raw = {"_undecoded_bytes": len(blob)}
-        reading.problems.append(
-            f"undecodable vendor metadata: tag {TAG} (TESCAN) has no key=value text ({len(blob)} bytes)"
-        )
-        return reading
+        return None
     flat: dict[str, str] = {}
     for block in blocks:
         for line in block.splitlines():
             if "=" in line:
                 key, val = line.split("=", 1)
                 flat.setdefault(clean_text(key), clean_text(val))
-    return _fill(reading, flat)
+    return flat
 
 
-def read_hdr(text: str, path: str) -> VendorReading | None:
-    """From a ``.hdr`` sidecar; None when it is not TESCAN's ([MAIN] with PixelSizeX or Device)."""
-    sections = parse_ini(text)
-    main = sections.get("MAIN", {})
-    if not main or not ({"PixelSizeX", "Device"} & main.keys()):
-        return None
-    flat: dict[str, str] = {}
-    for values in sections.values():
-        for key, val in values.items():
-            flat.setdefault(key, val)
-    return _fill(VendorReading(vendor="tescan", source=path), flat)
+class TescanReader:
+    """Tag 50431 (bytes; a str if a writer stored it as ASCII)."""
+
+    name = "tescan"
+
+    def matches(self, source: VendorInput) -> bool:
+        return TAG in source.tags
+
+    def read(self, source: VendorInput) -> VendorReading:
+        value = source.tags[TAG]
+        blob = value.encode("latin-1", "replace") if isinstance(value, str) else bytes(value)
+        flat = flat_values(blob)
+        if flat is None:
+            reading = VendorReading(vendor=self.name, source=SOURCE, raw={"_undecoded_bytes": len(blob)})
+            reading.problems.append(
+                f"undecodable vendor metadata: tag {TAG} (TESCAN) has no key=value text ({len(blob)} bytes)"
+            )
+            return reading
+        return _fill(VendorReading(vendor=self.name, source=SOURCE), flat, source)
 
 
-def _fill(reading: VendorReading, flat: dict[str, str]) -> VendorReading:
+class TescanHdrReader:
+    """A ``.hdr`` sidecar with ``[MAIN]`` holding ``PixelSizeX`` or ``Device``."""
+
+    name = "tescan"
+
+    def matches(self, source: VendorInput) -> bool:
+        return source.sidecar(_is_tescan_hdr) is not None
+
+    def read(self, source: VendorInput) -> VendorReading:
+        found = source.sidecar(_is_tescan_hdr)
+        assert found is not None
+        path, text = found
+        flat: dict[str, str] = {}
+        for values in parse_ini(text).values():
+            for key, val in values.items():
+                flat.setdefault(key, val)
+        return _fill(VendorReading(vendor=self.name, source=path), flat, source)
+
+
+def _is_tescan_hdr(path: str, text: str) -> bool:
+    if not path.lower().endswith(".hdr"):
+        return False
+    main = parse_ini(text).get("MAIN", {})
+    return bool({"PixelSizeX", "Device"} & main.keys())
+
+
+def _fill(reading: VendorReading, flat: dict[str, str], source: VendorInput) -> VendorReading:
     reading.raw = dict(flat)
-
-    def number(field: str, *keys: str) -> None:
-        for key in keys:
-            text_value = flat.get(key)
-            if text_value:
-                reading.record(field, key, text_value, parse_number)
-                return
-
-    number("pixel_size_m", "PixelSizeX")
-    number("accelerating_voltage_v", "HV", "AcceleratorVoltage")
-    number("working_distance_m", "WD")
-    number("magnification", "Magnification")
-    reading.model = flat.get("Device") or flat.get("DeviceModel") or None
-    reading.detector = flat.get("Detector") or flat.get("Detector0") or None
-    reading.acquired_at = parse_timestamp(
-        f"{flat.get('Date', '')} {flat.get('Time', '')}", ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
-    )
+    values = {k: v for k, v in flat.items() if v}
+    if values.get("Date"):
+        values["Date Time"] = f"{values['Date']} {values.get('Time', '')}".strip()
+    reading.apply(FIELDS, values)
+    reading.apply_geometry(GEOMETRY, values, source.width, source.height)
     return reading
+
+
+READER = TescanReader()
+HDR_READER = TescanHdrReader()

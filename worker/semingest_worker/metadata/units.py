@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 
+from ..records import INSTRUMENT_FIELDS
 from .values import decimal_and_rest, number_and_rest
 
 # Length units as powers of ten of a metre; values are scaled exactly (in decimal), so
@@ -38,15 +39,6 @@ VOLTAGE_UNITS_V: dict[str, float] = {
     "kv": 1e3,
     "kvolt": 1e3,
 }  # "MV" (megavolt) is matched case-sensitively in parse_voltage_v
-
-# Plausible ranges (SI), inclusive. Outside: "absurd metadata" (value dropped, problem recorded).
-PLAUSIBLE: dict[str, tuple[float, float, str, str]] = {
-    "pixel_size_m": (1e-12, 1e-2, "m", "pixel size"),
-    "accelerating_voltage_v": (0.0, 1e6, "V", "accelerating voltage"),
-    "working_distance_m": (0.0, 1.0, "m", "working distance"),
-    "magnification": (1e-3, 1e8, "x", "magnification"),
-    "databar_height_px": (0.0, 1e5, "px", "data bar height"),
-}
 
 _MICRO = ("\u00b5", "\u03bc")  # micro sign, Greek small mu
 
@@ -118,10 +110,14 @@ def parse_magnification(text: str) -> float | None:
 
 
 def check_range(field: str, value: float | None, key: str) -> tuple[float | None, str | None]:
-    """(value, None) when plausible; (None, problem) when absurd. ``key`` names the source."""
+    """(value, None) when plausible; (None, problem) when absurd. ``field`` names an
+    ``InstrumentMeta`` field (its ``FieldSpec`` holds the range); ``key`` names the source."""
     if value is None:
         return None, None
-    lo, hi, unit, what = PLAUSIBLE[field]
+    spec = INSTRUMENT_FIELDS[field]
+    if spec.plausible is None:
+        return value, None
+    lo, hi = spec.plausible
     if not math.isfinite(value) or not lo <= value <= hi:
-        return None, f"absurd metadata: {what} {key} = {value:g} {unit} outside [{lo:g}, {hi:g}]"
+        return None, f"absurd metadata: {spec.label} {key} = {value:g} {spec.unit} outside [{lo:g}, {hi:g}]"
     return value, None

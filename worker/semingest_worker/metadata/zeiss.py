@@ -10,12 +10,11 @@ electron beam's ``AP_PIXEL_SIZE``.
 from __future__ import annotations
 
 import re
-from datetime import datetime
-from typing import Any
 
-from .reading import VendorReading, parse_timestamp
+from .pixels import GeometryRule
+from .reading import Rule, VendorInput, VendorReading, table, text_value, timestamp_parser
 from .units import parse_length_m, parse_magnification, parse_voltage_v
-from .values import clean_text, tiff_text
+from .values import clean_text, parse_number, tiff_text
 
 TAG = 34118
 SOURCE = f"tiff:{TAG}"
@@ -45,61 +44,70 @@ def parse_pairs(text: str) -> dict[str, tuple[str, str]]:
     return pairs
 
 
-def read(value: Any) -> VendorReading:
-    reading = VendorReading(vendor="zeiss", source=SOURCE)
-    text = tiff_text(value)
-    pairs = parse_pairs(text)
-    if not pairs:
-        reading.raw = {"_undecoded_text": text[:2000]}
-        reading.problems.append(
-            f"undecodable vendor metadata: tag {TAG} (Zeiss) has no AP_/DP_/SV_ key lines "
-            f"({len(text)} characters)"
-        )
+def _model_from_serial(serial: str) -> str | None:
+    text = clean_text(serial)
+    return _SERIAL_SUFFIX.sub("", text) or text or None
+
+
+def _image_store(text: str, axis: int) -> float | None:
+    """``DP_IMAGE_STORE`` "1024 * 768": the stored frame's width (axis 0) or height (axis 1)."""
+    parts = text.replace("x", "*").split("*")
+    return parse_number(parts[axis]) if len(parts) == 2 else None
+
+
+_LENGTH = "a length such as '2.615 µm'"
+FIELDS = table(
+    accelerating_voltage_v=Rule(
+        ("AP_ACTUALKV", "AP_MANUALKV"), parse_voltage_v, "a voltage such as '25.00 kV'"
+    ),
+    working_distance_m=Rule(("AP_WD",), parse_length_m, "a length such as '14.808 mm'"),
+    magnification=Rule(("AP_MAG",), parse_magnification, "a magnification such as '50.00 K X'"),
+    detector=Rule(("DP_DETECTOR_CHANNEL", "DP_DETECTOR_TYPE"), text_value, strict=False),
+    model=(
+        Rule(("DP_SEM",), text_value, strict=False),
+        Rule(("SV_SERIAL_NUMBER",), _model_from_serial, strict=False),
+    ),
+    acquired_at=Rule(
+        ("AP_DATE AP_TIME", "AP_DATE"),
+        timestamp_parser("%d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%d %b %Y"),
+        strict=False,
+    ),
+)
+# AP_IMAGE_PIXEL_SIZE describes the stored image, AP_PIXEL_SIZE the scan (they differ when the
+# store resolution differs from the scan's); AP_WIDTH/AP_HEIGHT are the scanned field.
+GEOMETRY = {
+    "x": GeometryRule(("AP_IMAGE_PIXEL_SIZE", "AP_PIXEL_SIZE"), parse_length_m, _LENGTH),
+    "field_width": GeometryRule(("AP_WIDTH",), parse_length_m, _LENGTH),
+    "field_height": GeometryRule(("AP_HEIGHT",), parse_length_m, _LENGTH),
+    "scan_width": GeometryRule(("DP_IMAGE_STORE",), lambda t: _image_store(t, 0), "'1024 * 768'"),
+    "scan_height": GeometryRule(("DP_IMAGE_STORE",), lambda t: _image_store(t, 1), "'1024 * 768'"),
+}
+
+
+class ZeissReader:
+    name = "zeiss"
+
+    def matches(self, source: VendorInput) -> bool:
+        return TAG in source.tags
+
+    def read(self, source: VendorInput) -> VendorReading:
+        reading = VendorReading(vendor=self.name, source=SOURCE)
+        text = tiff_text(source.tags[TAG])
+        pairs = parse_pairs(text)
+        if not pairs:
+            reading.raw = {"_undecoded_text": text[:2000]}
+            reading.problems.append(
+                f"undecodable vendor metadata: tag {TAG} (Zeiss) has no AP_/DP_/SV_ key lines "
+                f"({len(text)} characters)"
+            )
+            return reading
+        reading.raw = {key: value for key, (_label, value) in pairs.items()}
+        values = {key: value for key, value in reading.raw.items() if value}
+        if "AP_DATE" in values and "AP_TIME" in values:
+            values["AP_DATE AP_TIME"] = f"{values['AP_DATE']} {values['AP_TIME']}"
+        reading.apply(FIELDS, values)
+        reading.apply_geometry(GEOMETRY, values, source.width, source.height)
         return reading
-    reading.raw = {key: value for key, (_label, value) in pairs.items()}
-
-    def value_of(*keys: str) -> tuple[str, str] | None:
-        for key in keys:
-            if key in pairs and pairs[key][1]:
-                return key, pairs[key][1]
-        return None
-
-    def quantity(field: str, parser: Any, *keys: str, expected: str) -> None:
-        found = value_of(*keys)
-        if found is not None:
-            reading.record(field, *found, parser, expected)
-
-    quantity(
-        "pixel_size_m",
-        parse_length_m,
-        "AP_PIXEL_SIZE",
-        "AP_IMAGE_PIXEL_SIZE",
-        expected="a length such as '2.615 µm'",
-    )
-    quantity(
-        "accelerating_voltage_v",
-        parse_voltage_v,
-        "AP_ACTUALKV",
-        "AP_MANUALKV",
-        expected="a voltage such as '25.00 kV'",
-    )
-    quantity("working_distance_m", parse_length_m, "AP_WD", expected="a length such as '14.808 mm'")
-    quantity("magnification", parse_magnification, "AP_MAG", expected="a magnification such as '50.00 K X'")
-
-    detector = value_of("DP_DETECTOR_CHANNEL", "DP_DETECTOR_TYPE")
-    reading.detector = detector[1] if detector else None
-    model = value_of("DP_SEM")
-    if model:
-        reading.model = model[1]
-    else:
-        serial = value_of("SV_SERIAL_NUMBER")
-        if serial:
-            reading.model = _SERIAL_SUFFIX.sub("", serial[1]) or serial[1]
-    date, time = value_of("AP_DATE"), value_of("AP_TIME")
-    if date:
-        reading.acquired_at = _datetime(date[1], time[1] if time else "")
-    return reading
 
 
-def _datetime(date: str, time: str) -> datetime | None:
-    return parse_timestamp(f"{date} {time}", ("%d %b %Y %H:%M:%S", "%d %b %Y %H:%M", "%d %b %Y"))
+READER = ZeissReader()
