@@ -491,9 +491,15 @@ def _zeiss_value(meters: float) -> str:
 
 
 def zeiss_text(
-    pixel_size_m: float, acq: _Acq, serial: str, file_name: str, pixel_size_text: str | None = None
+    pixel_size_m: float,
+    acq: _Acq,
+    serial: str,
+    file_name: str,
+    pixel_size_text: str | None = None,
+    size: tuple[int, int] = (1024, 768),
 ) -> str:
-    """SmartSEM's tag 34118 text (CRLF lines, NUL-terminated), with the FIB/Argon 0.0 fm traps."""
+    """SmartSEM's tag 34118 text (CRLF lines, NUL-terminated), with the FIB/Argon 0.0 fm traps.
+    ``AP_WIDTH``/``AP_HEIGHT`` are the field of the saved ``size`` (width, height) in pixels."""
     num = []
     for i in range(4):
         num += [
@@ -519,8 +525,8 @@ def zeiss_text(
         ("AP_TILT_ANGLE", "Tilt Angle =   0.0 °"),
         ("AP_PIXEL_SIZE", pixel_size_text or f"Pixel Size = {_zeiss_value(pixel_size_m)}"),
         ("AP_COLUMN_VAC", "Gun Vacuum = 2.11e-009 mbar"),
-        ("AP_HEIGHT", f"Height = {_zeiss_value(pixel_size_m * 768)}"),
-        ("AP_WIDTH", f"Width = {_zeiss_value(pixel_size_m * 1024)}"),
+        ("AP_HEIGHT", f"Height = {_zeiss_value(pixel_size_m * size[1])}"),
+        ("AP_WIDTH", f"Width = {_zeiss_value(pixel_size_m * size[0])}"),
         ("AP_ACTUALCURRENT", "Fil I =  2.309 A"),
         ("AP_ACTUALKV", f"EHT = {acq.kv:5.2f} kV"),
         ("AP_DATE", f"Date :{acq.day} {_MONTHS[acq.month - 1]} {acq.year}"),
@@ -722,7 +728,11 @@ def _make_image(out_dir: str, index: int, seed: int, size: tuple[int, int], styl
         _draw_zeiss(img, scale, label, acq, black=style == "zeiss_black")
         path = folder / f"{name}.tif"
         text = zeiss_text(
-            scale.pixel_size_m, acq, "Merlin-61-08" if style == "zeiss" else "NVision 40-38-50", path.name
+            scale.pixel_size_m,
+            acq,
+            "Merlin-61-08" if style == "zeiss" else "NVision 40-38-50",
+            path.name,
+            size=(w, h),
         )
         _write_tiff(path, img, [(34118, 2, 0, text.encode("latin-1"), True)])
     elif style in ("fei", "fei_tall"):
@@ -899,7 +909,9 @@ def write_bad_inputs(out_dir: str | os.PathLike) -> dict[str, str]:
     img = _texture(rng, 512, 384)
     acq = _acq(rng, 1e-8, 512, ("SE2",))
     p = folder / "absurd_pixel_size.tif"
-    text = zeiss_text(1e30, acq, "Merlin-61-08", p.name, pixel_size_text="Pixel Size = 1e+030 m")
+    text = zeiss_text(
+        1e30, acq, "Merlin-61-08", p.name, pixel_size_text="Pixel Size = 1e+030 m", size=(512, 384)
+    )
     _write_tiff(p, img, [(34118, 2, 0, text.encode("latin-1"), True)])
     expected[str(p)] = BAD_INPUT_REASONS["absurd_pixel_size"]
 
@@ -909,7 +921,7 @@ def write_bad_inputs(out_dir: str | os.PathLike) -> dict[str, str]:
     expected[str(p)] = BAD_INPUT_REASONS["garbage_34118"]
 
     p = folder / "no_data_bar.tif"
-    text = zeiss_text(5.825e-9, acq, "ULTRA 55-36-06", p.name)
+    text = zeiss_text(5.825e-9, acq, "ULTRA 55-36-06", p.name, size=(512, 384))
     _write_tiff(p, img, [(34118, 2, 0, text.encode("latin-1"), True)])
     expected[str(p)] = BAD_INPUT_REASONS["no_data_bar"]
 

@@ -135,6 +135,16 @@ def reconcile(ev: PixelEvidence, width: int, height: int) -> PixelDecision:
     scale = width / ev.scan_width.value if ev.scan_width else None
     x = _pixel_width(ev, width, height, scale, problems)
     rows, bar = _scan_rows(ev, height, scale, problems)
+    if (
+        rows is None
+        and x is not None
+        and ev.field_width is None
+        and scale is not None
+        and not agree(scale, 1.0)
+    ):
+        # The rows contradict a uniform rescale, and the width's rescale has no field to confirm it.
+        problems.append(f"pixel size {x.key} not stored: the image is not a uniform rescale of the scan")
+        x = None
     y = _pixel_height(ev, rows, scale, x, problems, notes)
     return PixelDecision(x, y, bar, tuple(notes), tuple(problems))
 
@@ -190,17 +200,17 @@ def _rescaled_save(ev: PixelEvidence, stated: Stated, witness: float, width: int
             )
         return None
     field_h = ev.field_height
-    if field_h is None:
+    if field_h is None or stated.value <= 0:
         return None
-    if stated.value <= 0:
-        return None
-    scan_w, scan_h = ev.field_width.value / stated.value, field_h.value / stated.value  # type: ignore[union-attr]
-    whole = agree(scan_w, round(scan_w)) and agree(scan_h, round(scan_h))
-    if whole and agree(field_h.value / height, witness):
+    factor = witness / stated.value
+    whole = round(factor) if factor >= 1 else round(1 / factor)
+    rescaled_by_whole_factor = whole >= 2 and agree(factor if factor >= 1 else 1 / factor, whole)
+    if rescaled_by_whole_factor and agree(field_h.value / height, witness):
+        scan_w, scan_h = ev.field_width.value / stated.value, field_h.value / stated.value  # type: ignore[union-attr]
         return (
-            f"{stated.key} = {length(stated.value)} describes a {round(scan_w)} x {round(scan_h)} px scan "
-            f"(field / {stated.key}); the image is saved {width} x {height} px, and {field_h.key} / "
-            f"{height} rows agrees: a rescaled save"
+            f"{stated.key} = {length(stated.value)} describes a {scan_w:.0f} x {scan_h:.0f} px scan "
+            f"(field / {stated.key}); the image is saved {width} x {height} px, a whole-factor rescale "
+            f"({factor:.3g}x) that {field_h.key} / {height} rows confirms"
         )
     return None
 
@@ -254,6 +264,10 @@ def _pixel_height(
         for stated in ev.y:
             if agree(stated.value, witness):
                 return Finding(stated.value, stated.key, f"agrees with {by_field}")
+        for stated in ev.y:
+            if scale is not None and agree(stated.value / scale, witness):
+                why = f"{numbers}; {stated.key} = {length(stated.value)} is for the scan, saved rescaled"
+                return Finding(witness, key, why)
         if ev.y:
             stated = ev.y[0]
             problems.append(
