@@ -4,6 +4,7 @@ duplicates, undecodable files, SQL-looking text, values the database refuses, ru
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -80,6 +81,8 @@ def result(
                 acquired_at=datetime(2024, 5, 1, 12, 30, tzinfo=UTC),
                 source="tiff:34118",
                 raw={"AP_PIXEL_SIZE": "2.5 nm", "nested": {"nan": float("nan")}},
+                pixel_size_y_m=pixel_size,
+                provenance={"pixel_size_m": "AP_PIXEL_SIZE: agrees with AP_WIDTH / image width ... µm"},
             ),
         ),
         scale_bar=ScaleBarReading(
@@ -171,9 +174,18 @@ def test_batch_writes_every_table_and_rewriting_it_adds_nothing(db_url: str) -> 
     )
     assert exif == (64, "SmartSEM", None)  # absent tag: NULL
     ins = schema.instrument_meta
-    (meta,) = _rows(db_url, sa.select(ins.c.acquired_at, ins.c.raw).where(ins.c.image_hash == _hash("p3")))
+    (meta,) = _rows(
+        db_url,
+        sa.select(ins.c.acquired_at, ins.c.raw, ins.c.pixel_size_y_m, ins.c.provenance).where(
+            ins.c.image_hash == _hash("p3")
+        ),
+    )
     assert meta.acquired_at == datetime(2024, 5, 1, 12, 30)
     assert '"nan": null' in meta.raw  # non-finite floats stored as JSON null, never NaN
+    assert meta.pixel_size_y_m == pytest.approx(2.5e-9)
+    assert json.loads(meta.provenance) == {
+        "pixel_size_m": "AP_PIXEL_SIZE: agrees with AP_WIDTH / image width ... µm"
+    }
 
 
 def test_duplicates_keep_the_smallest_path_whatever_the_write_order(db_url: str, tmp_path) -> None:
