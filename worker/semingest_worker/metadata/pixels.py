@@ -206,7 +206,7 @@ def _rescaled_save(ev: PixelEvidence, stated: Stated, witness: float, width: int
     whole = round(factor) if factor >= 1 else round(1 / factor)
     rescaled_by_whole_factor = whole >= 2 and agree(factor if factor >= 1 else 1 / factor, whole)
     if rescaled_by_whole_factor and agree(field_h.value / height, witness):
-        scan_w, scan_h = ev.field_width.value / stated.value, field_h.value / stated.value  # type: ignore[union-attr]
+        scan_w, scan_h = witness * width / stated.value, field_h.value / stated.value
         return (
             f"{stated.key} = {length(stated.value)} describes a {scan_w:.0f} x {scan_h:.0f} px scan "
             f"(field / {stated.key}); the image is saved {width} x {height} px, a whole-factor rescale "
