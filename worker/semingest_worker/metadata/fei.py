@@ -5,6 +5,11 @@
 ``[PrivateFei] DatabarHeight`` (px). The magnification is the one the data bar shows:
 ``[Image] MagCanvasRealWidth / [EBeam] HFW``. Some files also carry tag 34680 (``FEI_SFEG``,
 XML); it is kept raw.
+
+The pixel width/height are checked against ``HorFieldsize``/``VerFieldsize`` over the saved
+width and the scan rows (``[Image] ResolutionX``/``ResolutionY``, rescaled with the saved width);
+the data bar is the image height minus the scan rows (Thermo Fisher xT writes
+``DatabarHeight=0`` above a bar). See ``pixels``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
 ``$CM_SIGNAL_NAME``, ``$CM_DATE`` (YYYY/MM/DD) and ``$CM_TIME``. The pixel size is the scale
 marker over its bar: ``$$SM_MICRON_MARKER`` (e.g. ``100um``) / ``$$SM_MICRON_BAR`` (px), both
 for the full frame ``$CM_FULL_SIZE`` (width height); the saved image may be smaller, so it is
-rescaled by full width / saved width.
+rescaled by full width / saved width, and the rows below the (rescaled) frame are the data bar.
+An image whose rows contradict that rescale gets no pixel size (see ``pixels``).
 """
 
 from __future__ import annotations

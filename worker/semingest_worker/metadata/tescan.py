@@ -3,7 +3,10 @@
 The tag is a binary blob (a header and an embedded JPEG 2000 thumbnail) followed by blocks of
 ``key=value`` lines separated by short binary markers; the ``.hdr`` sidecar holds the same lines
 under ``[MAIN]`` and ``[SEM]``. Values are SI: ``PixelSizeX`` (m), ``HV`` (V), ``WD`` (m),
-``Magnification``, ``Device``, ``Detector``, ``Date`` (YYYY-MM-DD), ``Time``.
+``Magnification``, ``Device``, ``Detector``, ``Date`` (YYYY-MM-DD), ``Time``. TESCAN states no
+field of view or scan size, so ``PixelSizeX``/``PixelSizeY`` are stored as stated (the
+provenance says "not cross-checked"); ``ImageStripSize`` (the info strip's rows) is checked
+against the image height.
 """
 
 from __future__ import annotations
