@@ -182,13 +182,15 @@ def test_fei_pixel_height_contradicting_the_field_is_refused(tmp_path: Path) -> 
     )
 
 
-def test_fei_image_with_fewer_rows_than_the_scan(tmp_path: Path) -> None:
+def test_fei_image_cropped_below_the_scan_keeps_its_pixel_size(tmp_path: Path) -> None:
+    """Fewer rows than the scan at the scan's width: a crop (noted), not a contradiction."""
     scan = "PixelWidth=5e-009\r\nHorFieldsize=6.4e-007"
     result = _extract(_tiff(tmp_path / "f.tif", 34682, _fei(scan, "ResolutionX=128\r\nResolutionY=120")))
-    assert result.instrument.pixel_size_m == 5e-9  # the width agrees with the field
-    assert result.problems == (
-        "inconsistent metadata: the image has 96 rows, fewer than the scan's [Image] ResolutionY = 120 rows "
-        "at this width",
+    assert result.problems == () and result.instrument.pixel_size_m == 5e-9  # the width agrees with the field
+    assert result.instrument.databar_height_px is None
+    assert result.instrument.provenance["databar_height_px"] == (
+        "not stored: the image has 96 rows, fewer than the scan's [Image] ResolutionY = 120 rows "
+        "at this width (cropped)"
     )
 
 

@@ -134,7 +134,7 @@ def reconcile(ev: PixelEvidence, width: int, height: int) -> PixelDecision:
     notes: list[tuple[str, str]] = []
     scale = width / ev.scan_width.value if ev.scan_width else None
     x = _pixel_width(ev, width, height, scale, problems)
-    rows, bar = _scan_rows(ev, height, scale, problems)
+    rows, bar = _scan_rows(ev, height, scale, problems, notes)
     if (
         rows is None
         and x is not None
@@ -216,18 +216,25 @@ def _rescaled_save(ev: PixelEvidence, stated: Stated, witness: float, width: int
 
 
 def _scan_rows(
-    ev: PixelEvidence, height: int, scale: float | None, problems: list[str]
+    ev: PixelEvidence, height: int, scale: float | None, problems: list[str], notes: list[tuple[str, str]]
 ) -> tuple[float | None, Finding | None]:
-    """Rows of the saved image that show the scan, and the rows of the data bar below it."""
+    """Rows of the saved image that show the scan, and the rows of the data bar below it.
+
+    Fewer rows than the scan: at the scan's width the image was cropped (a note; the pixel size
+    is unaffected); at another width the rescale is in doubt (a problem)."""
     declared = ev.bar_rows
     if ev.scan_height is not None and scale is not None:
         rows = ev.scan_height.value * scale
         bar = height - rows
         if bar < -TOLERANCE * height:
-            problems.append(
-                f"inconsistent metadata: the image has {height} rows, fewer than the scan's "
+            fewer = (
+                f"the image has {height} rows, fewer than the scan's "
                 f"{ev.scan_height.key} = {ev.scan_height.value:g} rows at this width"
             )
+            if agree(scale, 1.0):
+                notes.append(("databar_height_px", f"not stored: {fewer} (cropped)"))
+            else:
+                problems.append(f"inconsistent metadata: {fewer}")
             return None, None
         bar_rows = max(0, round(bar))
         key = f"image height - {ev.scan_height.key}"
