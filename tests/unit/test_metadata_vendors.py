@@ -244,6 +244,7 @@ def test_zeiss_absurd_pixel_size_and_negative_voltage(tmp_path: Path) -> None:
     meta = result.instrument
     assert meta.pixel_size_m is None and meta.accelerating_voltage_v is None
     assert meta.magnification == 1500.0 and meta.model == "Sigma"  # everything else is kept
+    assert "pixel_size_m" not in meta.provenance and meta.provenance["magnification"] == "AP_MAG"
 
 
 def test_zeiss_unparseable_value(tmp_path: Path) -> None:

@@ -95,9 +95,6 @@ class VendorReading:
     why: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
-    def get(self, name: str) -> Any:
-        return self.values.get(name)
-
     def set(self, name: str, value: Any, key: str, why: str | None = None) -> None:
         """Set ``name`` (a vendor field) to ``value``, read or derived from ``key``."""
         if name not in INSTRUMENT_FIELDS or not INSTRUMENT_FIELDS[name].from_vendor:
@@ -170,7 +167,9 @@ class VendorReading:
             for name in self.keys
             if checked.get(name) is not None
         }
-        provenance.update({name: why for name, why in self.why.items() if name not in provenance})
+        # Values deliberately not stored (``drop``) say why; a value dropped by the range check is
+        # explained by its problem instead.
+        provenance.update({name: why for name, why in self.why.items() if name not in self.keys})
         meta = InstrumentMeta(
             vendor=self.vendor,
             source=self.source,
