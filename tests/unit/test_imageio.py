@@ -229,7 +229,7 @@ def test_truncated_jpeg_and_png(tmp_path: Path) -> None:
 
 def test_missing_file_and_directory(tmp_path: Path) -> None:
     assert _reason(tmp_path / "absent.tif") == "cannot read file: No such file or directory"
-    assert _reason(tmp_path) == "not a file: is a directory"
+    assert _reason(tmp_path) == "not a regular file: a directory"
 
 
 def _bomb_tiff(width: int, height: int) -> bytes:

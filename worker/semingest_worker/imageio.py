@@ -1,10 +1,14 @@
 """Decode one image file (TIFF, JPEG, PNG, BMP) into pixels, tags and a content hash.
 
 ``decode_image`` is the only entry point; it raises ``ImageDecodeError`` (with a specific,
-human-readable ``reason``) and nothing else. It never allocates a decompression bomb: the file's
-format is identified from its first bytes, the format's header is parsed by the matching Pillow
-plugin class directly (so Pillow's process-global ``MAX_IMAGE_PIXELS`` is neither used nor
-mutated), and the declared size is checked against ``max_pixels`` before any pixel is decoded.
+human-readable ``reason``) and nothing else. It never allocates a decompression bomb: only
+regular files are opened (a FIFO or device is refused without blocking, see ``files``), the
+file's format is identified from its first bytes, a TIFF's IFD tables are walked with fixed bounds
+first (``tiffwalk``: tag payloads bounded, pages counted up to a limit), the format's header is
+parsed by the matching Pillow plugin class directly (so Pillow's process-global
+``MAX_IMAGE_PIXELS`` is neither used nor mutated), and the declared size is checked against
+``max_pixels`` and the decoded size in bytes (width x height x samples x bytes per sample)
+against ``max_bytes`` before any pixel is decoded.
 
 Pixel representation (``DecodedImage.pixels``, read-only, C-contiguous, native byte order):
 
@@ -17,7 +21,9 @@ Pixel representation (``DecodedImage.pixels``, read-only, C-contiguous, native b
   a colour entry, and ``RGBA``/``LA``/``CMYK``/``YCbCr`` files (alpha dropped, converted to RGB).
 
 ``image_hash`` is the hex SHA-256 of that canonical array, prefixed by its dtype and shape, so a
-copy re-saved with other compression or other tags hashes the same.
+copy re-saved with other compression or other tags hashes the same. Samples that the canonical
+array cannot hold exactly (float64, large 64-bit integers, complex) are hashed as stored, so two
+images that differ only beyond float32 precision never share a hash.
 
 Speed: files up to 64 MB are read with one ``read``; uncompressed TIFFs whose strips are stored
 in order (what SEM software writes, often one strip per row) are viewed straight from those
@@ -39,7 +45,17 @@ import cv2
 import numpy as np
 from PIL import BmpImagePlugin, Image, JpegImagePlugin, PngImagePlugin, TiffImagePlugin
 
+from .files import NotRegularFileError, open_regular
+from .tiffwalk import TiffStructure, TiffStructureError, walk_tiff
+
 DEFAULT_MAX_PIXELS = 200_000_000
+# The decoded first page may hold at most this many bytes (samples x bytes per sample counted):
+# an 8000x8000 16-bit frame is 128 MiB, 8-bit RGB 192 MiB. The pipeline's peak memory per image
+# is a small multiple of it (see README "What fits in an executor").
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+# No TIFF tag may declare more data than this (vendor metadata is kilobytes; strip tables of the
+# largest allowed image are a few MB).
+MAX_TAG_PAYLOAD_BYTES = 64 * 1024 * 1024
 # Files up to this size are read into memory with one read (faster than Pillow's many small
 # reads and seeks on the file); larger ones are decoded from the open file.
 _READ_WHOLE_FILE_BYTES = 64 * 1024 * 1024
@@ -137,10 +153,21 @@ class DecodedImage:
         return a
 
 
-def decode_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+@dataclass(frozen=True)
+class _Limits:
+    pixels: int
+    bytes: int
+
+
+def decode_image(
+    path: str | os.PathLike,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> DecodedImage:
     """Decode the first image of ``path``; raise ``ImageDecodeError`` with a specific reason."""
     try:
-        return _decode(os.fspath(path), max_pixels)
+        return _decode(os.fspath(path), _Limits(max_pixels, max_bytes))
     except ImageDecodeError:
         raise
     except MemoryError:
@@ -150,11 +177,11 @@ def decode_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXEL
 
 
 # --------------------------------------------------------------------------------------------
-def _decode(path: str, max_pixels: int) -> DecodedImage:
+def _decode(path: str, limits: _Limits) -> DecodedImage:
     try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed below
-    except IsADirectoryError:
-        raise ImageDecodeError("not a file: is a directory") from None
+        fh = open_regular(path)
+    except NotRegularFileError as exc:
+        raise ImageDecodeError(f"not a regular file: {exc.kind}") from None
     except OSError as exc:
         raise ImageDecodeError(f"cannot read file: {exc.strerror or exc}") from None
     with fh:
@@ -163,10 +190,10 @@ def _decode(path: str, max_pixels: int) -> DecodedImage:
             raise ImageDecodeError("empty file (0 bytes)")
         if size <= _READ_WHOLE_FILE_BYTES:
             data = fh.read()
-            return _decode_stream(io.BytesIO(data), data[:16], len(data), max_pixels, data)
+            return _decode_stream(io.BytesIO(data), data[:16], len(data), limits, data)
         head = fh.read(16)
         fh.seek(0)
-        return _decode_stream(fh, head, size, max_pixels, None)
+        return _decode_stream(fh, head, size, limits, None)
 
 
 def _sniff(head: bytes) -> str:
@@ -181,17 +208,67 @@ def _sniff(head: bytes) -> str:
     raise ImageDecodeError(f"not an image: unrecognised format (first bytes {head[:12]!r})")
 
 
-def _decode_stream(fp: Any, head: bytes, size: int, max_pixels: int, data: bytes | None) -> DecodedImage:
+def _decode_stream(fp: Any, head: bytes, size: int, limits: _Limits, data: bytes | None) -> DecodedImage:
     fmt = _sniff(head)
+    structure = _tiff_structure(fp, size) if fmt == "TIFF" else None
     try:
-        return _decode_format(fmt, fp, size, max_pixels, data)
+        return _decode_format(fmt, fp, size, limits, data, structure)
     except (ImageDecodeError, MemoryError):
         raise
     except Exception as exc:  # noqa: BLE001 - e.g. an OverflowError from absurd offsets
         raise ImageDecodeError(f"corrupt {fmt}: {type(exc).__name__}: {_msg(exc)}") from None
 
 
-def _decode_format(fmt: str, fp: Any, size: int, max_pixels: int, data: bytes | None) -> DecodedImage:
+def _tiff_structure(fp: Any, size: int) -> TiffStructure:
+    """The bounded IFD walk; refuses tags that declare absurd payloads before Pillow reads them."""
+    try:
+        structure = walk_tiff(fp, size)
+    except (TiffStructureError, struct.error) as exc:
+        # Every structural failure of the walk is data missing where the file says it is.
+        raise ImageDecodeError(
+            f"truncated TIFF: header ends early (file has {size} bytes; {_msg(exc)})"
+        ) from None
+    finally:
+        fp.seek(0)
+    if structure.largest_payload > MAX_TAG_PAYLOAD_BYTES:
+        raise ImageDecodeError(
+            f"corrupt TIFF: tag {structure.largest_tag} declares {_sci(structure.largest_payload)} bytes "
+            f"of data, limit {_sci(MAX_TAG_PAYLOAD_BYTES)}"
+        )
+    return structure
+
+
+def _check_size(fmt: str, width: int, height: int, samples: int, sample_bytes: int, limits: _Limits) -> None:
+    """Refuse before decoding: too many pixels, or too many decoded bytes."""
+    if width * height > limits.pixels:
+        raise ImageDecodeError(
+            f"decompression bomb: declares {width}x{height} = {_sci(width * height)} pixels, "
+            f"limit {_sci(limits.pixels)}"
+        )
+    decoded = width * height * max(1, samples) * max(1, sample_bytes)
+    if decoded > limits.bytes:
+        raise ImageDecodeError(
+            f"decompression bomb: declares {width}x{height} pixels of {samples} sample(s) x "
+            f"{sample_bytes} byte(s) = {_sci(decoded)} bytes decoded, limit {_sci(limits.bytes)}"
+        )
+
+
+def _declared_samples(fmt: str, im: Image.Image, tags: dict[int, Any]) -> tuple[int, int]:
+    """(samples per pixel, bytes per sample) as the file declares them."""
+    if fmt == "TIFF":
+        spp = tags.get(277, 1)
+        bits = tags.get(258, 8)
+        bits = bits if isinstance(bits, tuple) else (bits,)
+        widest = max((b for b in bits if isinstance(b, int)), default=8)
+        return int(spp) if isinstance(spp, int) else 1, max(1, (widest + 7) // 8)
+    bands = len(im.getbands())
+    sample_bytes = 4 if im.mode in ("I", "F") else 2 if im.mode.startswith("I;16") else 1
+    return bands, sample_bytes
+
+
+def _decode_format(
+    fmt: str, fp: Any, size: int, limits: _Limits, data: bytes | None, structure: TiffStructure | None
+) -> DecodedImage:
     try:
         im = _PLUGINS[fmt](fp)
     except Image.DecompressionBombError as exc:  # only if a plugin checks while parsing
@@ -202,24 +279,20 @@ def _decode_format(fmt: str, fp: Any, size: int, max_pixels: int, data: bytes | 
                 f"truncated {fmt}: header ends early (file has {size} bytes; {_msg(exc)})"
             ) from None
         if fmt == "TIFF":  # a layout Pillow does not know (float64, 12-bit, ...): try tifffile
-            return _decode_tiff_fallback(fp, size, max_pixels, first_error=exc)
+            return _decode_tiff_fallback(fp, size, limits, structure, first_error=exc)
         raise ImageDecodeError(f"corrupt {fmt}: cannot parse header ({_msg(exc)})") from None
 
     width, height = im.size
     if width <= 0 or height <= 0:
         raise ImageDecodeError(f"corrupt {fmt}: declares an empty image ({width}x{height})")
-    if width * height > max_pixels:
-        raise ImageDecodeError(
-            f"decompression bomb: declares {width}x{height} = {_sci(width * height)} pixels, "
-            f"limit {_sci(max_pixels)}"
-        )
     tiff_tags: dict[int, Any] = {}
     if fmt == "TIFF":
         tiff_tags = _tiff_tags(im)
+    _check_size(fmt, width, height, *_declared_samples(fmt, im, tiff_tags), limits)
     mode = im.mode
     if fmt == "TIFF" and mode not in ("L", "P", "1") and _deeper_than_8_bit_colour(tiff_tags):
         # Pillow reduces 16-bit RGB to 8 bits; tifffile keeps the samples as stored.
-        return _decode_tiff_fallback(fp, size, max_pixels, first_error=None)
+        return _decode_tiff_fallback(fp, size, limits, structure, first_error=None)
     raw = _raw_strips(im, tiff_tags, data) if fmt == "TIFF" and data is not None else None
     try:
         pixels = _canonical_raw(raw, mode, tiff_tags) if raw is not None else _pixels(im)
@@ -230,13 +303,13 @@ def _decode_format(fmt: str, fp: Any, size: int, max_pixels: int, data: bytes | 
         if truncation:
             raise ImageDecodeError(truncation) from None
         # Pillow lacks some TIFF layouts (12-bit, 16-bit RGB, float64, ...): tifffile has them.
-        return _decode_tiff_fallback(fp, size, max_pixels, first_error=exc)
+        return _decode_tiff_fallback(fp, size, limits, structure, first_error=exc)
     except EOFError as exc:
         truncation = _tiff_truncation(tiff_tags, size) if fmt == "TIFF" else None
         raise ImageDecodeError(truncation or f"truncated {fmt}: {_msg(exc)}") from None
 
     exif = _exif(im, fmt, tiff_tags)
-    page_count = _page_count(im)  # TIFF pages, APNG frames; 1 otherwise
+    page_count = structure.pages if structure is not None else _page_count(im)  # APNG frames; 1 otherwise
     return DecodedImage(
         pixels=pixels,
         mode=mode,
@@ -416,16 +489,11 @@ def _exif(im: Image.Image, fmt: str, tiff_tags: dict[int, Any]) -> dict[int, Any
 
 
 def _page_count(im: Image.Image) -> int:
+    """APNG frames (from its control chunk); JPEG/BMP: 1. TIFF pages come from ``walk_tiff``."""
     try:
-        return int(getattr(im, "n_frames", 1))  # TIFF pages, APNG frames; JPEG/BMP: 1
-    except Exception:  # noqa: BLE001 - a broken IFD chain after page 1: count what is readable
-        count = 1
-        try:
-            while True:
-                im.seek(count)
-                count += 1
-        except Exception:  # noqa: BLE001
-            return count
+        return int(getattr(im, "n_frames", 1))
+    except Exception:  # noqa: BLE001 - a broken frame table: the first frame is what we have
+        return 1
 
 
 def _tiff_truncation(tags: dict[int, Any], size: int) -> str | None:
@@ -475,7 +543,11 @@ def _sci(n: float) -> str:
 
 # --------------------------------------------------------------------------------------------
 def _decode_tiff_fallback(
-    fp: Any, size: int, max_pixels: int, first_error: BaseException | None
+    fp: Any,
+    size: int,
+    limits: _Limits,
+    structure: TiffStructure | None,
+    first_error: BaseException | None,
 ) -> DecodedImage:
     """Decode page 1 with tifffile when Pillow cannot (its error is kept if tifffile fails too)."""
     import tifffile
@@ -485,15 +557,12 @@ def _decode_tiff_fallback(
         with tifffile.TiffFile(fp) as tf:
             page = tf.pages.first
             width, height = int(page.imagewidth), int(page.imagelength)
-            if width * height > max_pixels:
-                raise ImageDecodeError(
-                    f"decompression bomb: declares {width}x{height} = {_sci(width * height)} "
-                    f"pixels, limit {_sci(max_pixels)}"
-                )
+            samples = int(np.prod(page.shape)) // max(1, width * height)
+            _check_size("TIFF", width, height, samples, np.dtype(page.dtype).itemsize, limits)
             a = page.asarray()
             tags = {t.code: _plain(t.code, t.value) for t in page.tags.values()}
             exif = dict(page.tags[_EXIF_IFD].value) if _EXIF_IFD in page.tags else {}
-            page_count = len(tf.pages)
+            page_count = structure.pages if structure is not None else 1
             photometric = int(page.photometric)
             colormap = page.colormap
             planar_separate = int(page.planarconfig) == 2
@@ -521,10 +590,13 @@ def _decode_tiff_fallback(
         if photometric == 0 and a.dtype.kind in "ui":  # WhiteIsZero
             a = np.iinfo(a.dtype).max - a
         mode = _FALLBACK_GREY_MODES.get(a.dtype.str[1:], a.dtype.str[1:])
-    a = _supported_dtype(a)
-    a = np.ascontiguousarray(a)
-    if a.dtype.byteorder == ">":
-        a = a.astype(a.dtype.newbyteorder("="))
+    stored = np.ascontiguousarray(a)
+    if stored.dtype.byteorder == ">":
+        stored = stored.astype(stored.dtype.newbyteorder("="))
+    a = np.ascontiguousarray(_supported_dtype(stored))
+    # The hash is of the canonical array when it holds the samples exactly, else of the samples as
+    # stored (float64, complex, 64-bit integers beyond int32): never merge different images.
+    hashed = a if _holds_exactly(a, stored) else stored
     a.flags.writeable = False
     return DecodedImage(
         pixels=a,
@@ -533,10 +605,23 @@ def _decode_tiff_fallback(
         width=width,
         height=height,
         page_count=page_count,
-        image_hash=pixel_hash(_checked_shape(a, width, height, "TIFF")),
+        image_hash=pixel_hash(_checked_shape(hashed, width, height, "TIFF")),
         tiff_tags=tags,
         exif=exif,
     )
+
+
+def _holds_exactly(converted: np.ndarray, original: np.ndarray) -> bool:
+    """True when ``converted`` (same shape) represents every sample of ``original`` exactly."""
+    if converted.dtype == original.dtype:
+        return True
+    if original.dtype == bool:
+        return True  # False/True -> 0/255: one to one
+    with np.errstate(all="ignore"):
+        back = converted.astype(original.dtype)
+    if original.dtype.kind in "fc":
+        return bool(np.array_equal(back, original, equal_nan=True))
+    return bool(np.array_equal(back, original))
 
 
 def _supported_dtype(a: np.ndarray) -> np.ndarray:
@@ -545,6 +630,8 @@ def _supported_dtype(a: np.ndarray) -> np.ndarray:
         return a.astype(np.uint8) * np.uint8(255)
     if a.dtype in (np.uint8, np.uint16, np.int32, np.float32):
         return a
+    if a.dtype.kind == "c":  # complex samples: the real part is shown (the hash keeps both)
+        a = np.ascontiguousarray(a.real)
     if (
         a.dtype.kind in "ui"
         and a.size
