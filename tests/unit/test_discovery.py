@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from semingest_worker.database.rows import path_key
-from semingest_worker.discovery import DEFAULT_INCLUDE, compile_globs, list_images, plan_ingest
+from semingest_worker.discovery import DEFAULT_INCLUDE, list_images, plan_ingest
+from semingest_worker.globs import Glob, GlobSet
 
 
 def _touch(path: Path, data: bytes = b"x") -> Path:
@@ -34,12 +35,20 @@ def _touch(path: Path, data: bytes = b"x") -> Path:
         ("**/x[]]y.tif", "x]y.tif", True),
         ("**/*(1).tif", "q/a(1).tif", True),
         ("**/*.tif", "x/a.tif/b.png", False),
+        ("**/[a-c]*.tif", "x/B.tif", True),
+        ("**/[a-c]*.tif", "x/d.tif", False),
+        ("raw/**/*.tif", "raw/a.tif", True),
+        ("raw/**/*.tif", "raw/x/y/a.tif", True),
+        ("raw/**/*.tif", "other/raw/a.tif", False),
+        ("**", "any/thing", True),
+        ("a**b", "a/x/b", True),
+        ("x[y", "d/x[y", True),
+        ("*.tif", "line\nbreak.tif", True),
     ],
 )
 def test_globs(pattern: str, path: str, matches: bool) -> None:
-    rx = compile_globs([pattern])
-    assert rx is not None
-    assert bool(rx.match(path)) is matches
+    assert Glob(pattern).matches(path) is matches
+    assert GlobSet(["*.nothing", pattern]).matches(path) is matches
 
 
 def test_listing_is_recursive_filtered_sorted_and_finds_sidecars(tmp_path: Path) -> None:
@@ -117,3 +126,39 @@ def test_an_edited_sidecar_makes_its_image_ingested_again(tmp_path: Path) -> Non
     assert plan_ingest(list_images(str(tmp_path), DEFAULT_INCLUDE), known).todo == listing.files
     sidecar.unlink()
     assert plan_ingest(list_images(str(tmp_path), DEFAULT_INCLUDE), known).changed == 1
+
+
+def test_globs_match_in_linear_time() -> None:
+    """A pattern that makes a backtracking regex run for hours on a 4000-character name (ReDoS:
+    the old regex translation needed seconds at 40) is answered at once."""
+    import threading
+
+    hostile = Glob("*a*a*a*a*a*a*a*a*b")
+    answers: list[bool] = []
+    worker = threading.Thread(target=lambda: answers.append(hostile.matches("a" * 4000)), daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert answers == [False], "matching did not finish: the glob matcher backtracks"
+    assert hostile.matches("a" * 4000 + "b")
+
+
+def test_special_files_and_links_are_listed_with_their_problem(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    _touch(src / "good.tif")
+    os.mkfifo(src / "pipe.tif")
+    (src / "dangling.tif").symlink_to(src / "gone.tif")
+    (src / "loop_a.tif").symlink_to(src / "loop_b.tif")
+    (src / "loop_b.tif").symlink_to(src / "loop_a.tif")
+    _touch(tmp_path / "secret.tif")
+    (src / "escape.tif").symlink_to(tmp_path / "secret.tif")
+    (src / "root").symlink_to("/")  # a link to / is never walked
+    (src / "inside.tif").symlink_to(src / "good.tif")  # a link inside the tree is followed
+    listing = list_images(str(src), DEFAULT_INCLUDE)
+    problems = {os.path.basename(f.path): f.problem for f in listing.files}
+    assert problems["good.tif"] is None and problems["inside.tif"] is None
+    assert problems["pipe.tif"] == "not a regular file: a FIFO (named pipe)"
+    assert problems["dangling.tif"].startswith("a dangling symbolic link")
+    assert problems["loop_a.tif"].startswith("a symbolic link loop")
+    assert problems["escape.tif"].startswith("a symbolic link out of the source folder")
+    assert all(not f.path.startswith(str(src / "root") + "/") for f in listing.files)
+    assert any("root: a symbolic link out of the source folder" in u for u in listing.unreadable)

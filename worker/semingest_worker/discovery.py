@@ -1,29 +1,33 @@
 """Find the images to ingest (on the driver): a recursive listing filtered by globs, minus what is ingested.
 
-Globs are matched, case-insensitively, against the path relative to the source folder with ``/``
-separators: ``*`` and ``?`` stay within one folder, ``**`` spans folders (``**/`` also matches no
-folder at all, so ``**/*.tif`` matches ``a.tif`` too), ``[abc]``/``[!abc]`` are character classes.
-A pattern without ``/`` matches the file name at any depth (``*.tif`` is ``**/*.tif``). A file is
-listed when it matches an include pattern and no exclude pattern.
+A file is listed when its path relative to the source folder matches an include pattern and no
+exclude pattern (see ``globs``: case-insensitive, linear-time matching).
 
 A file is skipped when the database has it already with the same path, size and mtime, and its
 sidecars unchanged (see ``database.queries.known_files``); a file whose size or mtime changed, or
 whose sidecar was added, removed or edited, is ingested again.
-Symbolic links are followed (directory loops are detected); unreadable folders are reported,
-not fatal. Sidecar files (JEOL/Hitachi ``.txt``, TESCAN ``.hdr``) are found beside each image.
+Symbolic links are followed only while they stay inside the source folder (a link to ``/`` or
+to another tree is reported, never walked; directory loops are detected). Unreadable folders are
+reported, not fatal. A matching name that is not a regular file (a FIFO, socket or device), a
+dangling link, a link loop or a link out of the source folder is listed with its ``problem``, so
+the run records it as a failed file with that reason instead of opening it. Sidecar files
+(JEOL/Hitachi ``.txt``, TESCAN ``.hdr``) are found beside each image.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
-import re
-from collections.abc import Iterable, Mapping, Sequence
+import stat
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from semingest_api.spec import spec_schema
 
 from .database.rows import path_key, sidecar_stamp
+from .files import file_kind
+from .globs import GlobSet
 from .metadata import find_sidecars
 from .records import ImageFile
 
@@ -31,59 +35,9 @@ log = logging.getLogger(__name__)
 
 # Every format the decoder reads (the SemIngest CRD's own default is TIFF only).
 # The CRD's default for spec.source.include (one definition: crds/semingest.yaml).
-DEFAULT_INCLUDE: tuple[str, ...] = tuple(spec_schema()["properties"]["source"]["properties"]["include"]["default"])
-
-
-def glob_to_regex(pattern: str) -> str:
-    """The regular expression (anchored) for one glob pattern; see the module docstring."""
-    pat = pattern.replace("\\", "/").lstrip("/")
-    if "/" not in pat:
-        pat = "**/" + pat
-    out: list[str] = []
-    i, n = 0, len(pat)
-    while i < n:
-        c = pat[i]
-        if pat.startswith("**/", i):
-            out.append("(?:[^/]*/)*")
-            i += 3
-        elif pat.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif c == "*":
-            out.append("[^/]*")
-            i += 1
-        elif c == "?":
-            out.append("[^/]")
-            i += 1
-        elif c == "[":
-            start = i + 1
-            if start < n and pat[start] == "!":
-                start += 1
-            if start < n and pat[start] == "]":
-                start += 1  # a leading ] is a literal member
-            end = pat.find("]", start)
-            if end < 0:
-                out.append(re.escape(c))
-                i += 1
-                continue
-            body = pat[i + 1 : end]
-            if body.startswith("!"):
-                body = "^" + body[1:]
-            body = body.replace("\\", "\\\\")
-            out.append(f"[{body}]")
-            i = end + 1
-        else:
-            out.append(re.escape(c))
-            i += 1
-    return "".join(out)
-
-
-def compile_globs(patterns: Iterable[str]) -> re.Pattern[str] | None:
-    """One case-insensitive regex matching any of ``patterns`` (None when there are none)."""
-    parts = [glob_to_regex(p) for p in patterns if p]
-    if not parts:
-        return None
-    return re.compile("(?:" + "|".join(parts) + r")\Z", re.IGNORECASE | re.DOTALL)
+DEFAULT_INCLUDE: tuple[str, ...] = tuple(
+    spec_schema()["properties"]["source"]["properties"]["include"]["default"]
+)
 
 
 @dataclass
@@ -96,12 +50,12 @@ def list_images(root: str, include: Sequence[str], exclude: Sequence[str] = ()) 
     """Every file under ``root`` matching the globs, sorted by path, with size, mtime and sidecars."""
     if not os.path.isdir(root):
         raise FileNotFoundError(f"source folder {root!r} does not exist or is not a folder")
-    inc = compile_globs(include)
-    exc = compile_globs(exclude)
+    inc, exc = GlobSet(include), GlobSet(exclude)
     files: list[ImageFile] = []
     unreadable: list[str] = []
     seen_dirs: set[tuple[int, int]] = set()
     root = os.path.abspath(root)
+    real_root = os.path.realpath(root)
     stack = [(root, "")]
     while stack:
         directory, rel_dir = stack.pop()
@@ -117,33 +71,65 @@ def list_images(root: str, include: Sequence[str], exclude: Sequence[str] = ()) 
             continue
         for entry in entries:
             rel = f"{rel_dir}{entry.name}"
+            outside = entry.is_symlink() and not _inside(os.path.realpath(entry.path), real_root)
             try:
-                if entry.is_dir(follow_symlinks=True):
-                    stack.append((entry.path, rel + "/"))
-                    continue
-                if not entry.is_file(follow_symlinks=True):
-                    continue
+                is_dir = entry.is_dir(follow_symlinks=True)
             except OSError:
+                is_dir = False
+            if is_dir:
+                if outside:
+                    unreadable.append(
+                        f"{entry.path}: a symbolic link out of the source folder (not followed)"
+                    )
+                else:
+                    stack.append((entry.path, rel + "/"))
                 continue
-            if inc is None or not inc.match(rel) or (exc is not None and exc.match(rel)):
+            if not inc.matches(rel) or exc.matches(rel):
                 continue
-            try:
-                st = entry.stat(follow_symlinks=True)
-            except OSError as error:
-                unreadable.append(f"{entry.path}: {error.strerror or error}")
-                continue
-            files.append(
-                ImageFile(
-                    path=entry.path,
-                    size=st.st_size,
-                    mtime_ns=st.st_mtime_ns,
-                    sidecars=find_sidecars(entry.path),
-                )
-            )
+            files.append(_listed(entry, outside))
     files.sort(key=lambda f: os.fsencode(f.path))
     for problem in unreadable:
         log.warning("cannot read %s", problem)
     return Listing(files=files, unreadable=unreadable)
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _listed(entry: os.DirEntry[str], outside: bool) -> ImageFile:
+    """The file as listed; anything that must not be opened carries its ``problem``."""
+    try:
+        link = entry.stat(follow_symlinks=False)
+    except OSError as error:
+        return ImageFile(
+            path=entry.path, size=0, mtime_ns=0, problem=f"cannot stat: {error.strerror or error}"
+        )
+    if outside:
+        target = os.readlink(entry.path)
+        return ImageFile(
+            path=entry.path,
+            size=0,
+            mtime_ns=link.st_mtime_ns,
+            problem=f"a symbolic link out of the source folder (to {target!r}): not followed",
+        )
+    try:
+        st = entry.stat(follow_symlinks=True)
+    except OSError as error:
+        what = "a symbolic link loop" if error.errno == errno.ELOOP else "a dangling symbolic link"
+        return ImageFile(
+            path=entry.path, size=0, mtime_ns=link.st_mtime_ns, problem=f"{what}: {error.strerror}"
+        )
+    if not stat.S_ISREG(st.st_mode):
+        return ImageFile(
+            path=entry.path,
+            size=0,
+            mtime_ns=st.st_mtime_ns,
+            problem=f"not a regular file: {file_kind(st.st_mode)}",
+        )
+    return ImageFile(
+        path=entry.path, size=st.st_size, mtime_ns=st.st_mtime_ns, sidecars=find_sidecars(entry.path)
+    )
 
 
 @dataclass

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import imageio
+from .budget import BudgetExceeded, time_budget
 from .records import ImageFile, ImageResult, MetadataResult, ScaleBarReading
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class PipelineConfig:
     batch_size: int = 500  # files per database transaction
     retry_deadline_seconds: float = 300.0
     max_pixels: int = imageio.DEFAULT_MAX_PIXELS
+    max_image_bytes: int = imageio.DEFAULT_MAX_BYTES
+    file_time_budget_seconds: float = 120.0  # decode + metadata of one file; 0 for no budget
     compute_batch: int = 32  # images decoded and held at once
     compute_batch_pixels: int = 64_000_000
 
@@ -154,11 +157,24 @@ def partition_runner(config: PipelineConfig):
 
 # -- stages ---------------------------------------------------------------------------------------
 def _read(file: ImageFile, config: PipelineConfig, counters: Counters) -> _Work:
-    """Decode and read metadata; a failure here is the file's recorded outcome."""
+    """Decode and read metadata within the file's time budget; a failure is the file's outcome."""
+    if file.problem is not None:
+        return _Work(ImageResult(file=file, run_id=config.run_id, status="failed", error=file.problem))
+    try:
+        with time_budget(config.file_time_budget_seconds):
+            return _decode_and_read_metadata(file, config, counters)
+    except BudgetExceeded as exc:
+        reason = f"reading the file {exc}: skipped (a hung mount, a slow device, or a pathological file)"
+        return _Work(ImageResult(file=file, run_id=config.run_id, status="failed", error=reason))
+
+
+def _decode_and_read_metadata(file: ImageFile, config: PipelineConfig, counters: Counters) -> _Work:
     result = ImageResult(file=file, run_id=config.run_id, status="ok")
     t0 = time.perf_counter()
     try:
-        image = imageio.decode_image(file.path, max_pixels=config.max_pixels)
+        image = imageio.decode_image(
+            file.path, max_pixels=config.max_pixels, max_bytes=config.max_image_bytes
+        )
     except imageio.ImageDecodeError as exc:
         counters.add_seconds("decode", time.perf_counter() - t0)
         result.status, result.error = "failed", exc.reason

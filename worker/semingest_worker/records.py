@@ -23,6 +23,7 @@ class ImageFile:
     size: int
     mtime_ns: int
     sidecars: tuple[str, ...] = ()  # same-stem .txt etc. found beside it (JEOL, Hitachi)
+    problem: str | None = None  # why it must not be opened (a FIFO, a dangling link...), see discovery
 
 
 class FieldKind(StrEnum):

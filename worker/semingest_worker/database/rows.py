@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -62,13 +63,26 @@ def sidecar_stamp(sidecars: tuple[str, ...] | list[str]) -> str | None:
     return digest.hexdigest()
 
 
+# What a stored path escapes: the backslash itself, control characters (a newline in a file name
+# must not forge a line of a report) and the bytes of a non-UTF-8 name (surrogate-escaped by os).
+_PATH_ESCAPES = re.compile("[\\\\\x00-\x1f\x7f-\x9f\udc80-\udcff]")
+
+
+def _escape_path_char(match: re.Match[str]) -> str:
+    ch = match.group()
+    if ch == "\\":
+        return "\\\\"
+    code = ord(ch)
+    return f"\\x{code - 0xDC00 if code >= 0xDC80 else code:02x}"
+
+
 def display_path(path: str) -> str:
-    """The path as storable text: itself when it is valid Unicode, else its undecodable bytes as ``\\xNN``."""
-    try:
-        path.encode("utf-8")
-        return path
-    except UnicodeEncodeError:
-        return os.fsencode(path).decode("utf-8", "backslashreplace")
+    """The path as storable, printable text, one to one with the file system's bytes.
+
+    Valid, printable names are themselves; a backslash is written ``\\\\``, and control characters
+    and undecodable bytes ``\\xNN`` (so ``x<0xff>.tif`` and a name spelled ``x\\xff.tif`` differ).
+    """
+    return _PATH_ESCAPES.sub(_escape_path_char, path)
 
 
 def text(value: Any, limit: int | None = None) -> str | None:

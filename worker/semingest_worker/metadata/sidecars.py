@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 
+from ..files import open_regular
 from .values import decode_bytes
 
 SIDECAR_MAX_BYTES = 1024 * 1024  # sidecars are a few KB; a bigger file is read only this far
@@ -52,8 +53,9 @@ def _directory_index(directory: str, mtime_ns: int) -> dict[str, tuple[str, ...]
 
 
 def read_sidecar_text(path: str) -> str:
-    """The sidecar's text (UTF-16 with or without BOM, UTF-8, or cp1252). Raises OSError."""
-    with open(path, "rb") as fh:
+    """The sidecar's text (UTF-16 with or without BOM, UTF-8, or cp1252). Raises OSError (also
+    ``NotRegularFileError`` for a FIFO or device named like a sidecar: never opened blocking)."""
+    with open_regular(path) as fh:
         data = fh.read(SIDECAR_MAX_BYTES)
     return decode_bytes(data)
 
