@@ -18,12 +18,25 @@ import argparse
 import importlib.metadata
 import json
 import logging
+import math
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-DEFAULT_DB = "sqlite:///semingest.db"
+from .dbopts import DatabaseOptionError, add_database_options, database_url
+
 DEFAULT_MASTER = "local[*]"
+
+
+def _seconds(text: str) -> float:
+    """A finite, non-negative number of seconds (``nan``, ``inf`` and negatives are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, not {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, not {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -39,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="ingest the images under PATH (local Spark)")
     run.add_argument("path", help="folder scanned recursively")
-    run.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default {DEFAULT_DB})")
+    add_database_options(run)
     run.add_argument("--master", default=DEFAULT_MASTER, help=f"Spark master (default {DEFAULT_MASTER})")
     run.add_argument("--partitions", type=_positive_int, help="Spark partitions (default 4 per core)")
     run.add_argument("--json", action="store_true", help="print one JSON object with the run's summary")
@@ -68,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--retry-deadline",
-        type=float,
+        type=_seconds,
         default=300.0,
         metavar="SECONDS",
         help="how long writers retry an unreachable database",
@@ -85,10 +98,10 @@ def _parser() -> argparse.ArgumentParser:
     dbp = sub.add_parser("db", help="database administration")
     dbsub = dbp.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     init = dbsub.add_parser("init", help="create the tables (idempotent)")
-    init.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default {DEFAULT_DB})")
+    add_database_options(init)
 
     summary = sub.add_parser("summary", help="what the database holds: images, failures, vendors, last runs")
-    summary.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default {DEFAULT_DB})")
+    add_database_options(summary)
     summary.add_argument("--json", action="store_true")
 
     gen = sub.add_parser("generate", help="write synthetic SEM images with known pixel sizes")
@@ -128,6 +141,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return plugin(argv[1:])
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="semingest: %(levelname)s %(name)s: %(message)s")
+    if args.command in ("run", "db", "summary"):
+        try:
+            args.db = database_url(args)
+        except DatabaseOptionError as exc:
+            print(f"semingest: {exc}", file=sys.stderr)
+            return 2
     if args.command == "run":
         return _run(args)
     if args.command == "db":
@@ -137,7 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "generate":
         return _generate(args)
     if args.command == "render":
-        print("error: 'semingest render' needs the operator: pip install 'semingest[operator]'", file=sys.stderr)
+        print(
+            "error: 'semingest render' needs the operator: pip install 'semingest[operator]'", file=sys.stderr
+        )
         return 2
     raise AssertionError(args.command)
 

@@ -12,6 +12,8 @@ Writers use ``NullPool``: each partition opens exactly one connection and closes
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
@@ -37,17 +39,43 @@ def parse_url(url: str) -> sa.URL:
         )
     if backend in ("mysql", "mariadb") and parsed.get_driver_name() not in ("pymysql",):
         raise DatabaseURLError(f"use the PyMySQL driver: mysql+pymysql://... (got {redact(url)!r})")
+    if parsed.host and "@" in parsed.host:
+        raise DatabaseURLError(
+            f"the user or password in {redact(url)!r} contains an unencoded '@': write it as %40"
+        )
     if backend == "sqlite" and not parsed.database:
         raise DatabaseURLError("an in-memory SQLite database cannot be shared with Spark: use sqlite:///FILE")
     return parsed
 
 
+# Query parameters that carry credentials (PyMySQL takes ``?password=``; TLS keys, tokens).
+_SECRET_QUERY_KEY = re.compile(r"pass|pwd|secret|token|key|credential", re.IGNORECASE)
+# user:password@ up to the LAST @ before the host (an unencoded @ in a password stays hidden).
+_USERINFO = re.compile(
+    r"(?P<scheme>^[^:/?#]+://)(?P<user>[^:/?#@]*)(?P<password>:[^/?#]*)?@(?=[^@/?#]*(?:[/?#]|$))"
+)
+
+
 def redact(url: str | sa.URL) -> str:
-    """The URL with its password hidden (for messages and logs)."""
-    try:
-        return sa.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001
-        return "<unparseable URL>"
+    """The URL with every credential hidden (password in the user part, password-like query
+    parameters), for messages, logs and ``ingest_runs``; robust to unencoded ``@`` and to URLs
+    SQLAlchemy cannot parse."""
+    if isinstance(url, sa.URL):
+        url = url.render_as_string(hide_password=False)
+    text = _USERINFO.sub(
+        lambda m: f"{m['scheme']}{m['user']}:***@" if m["password"] else m.group(), url, count=1
+    )
+    if _USERINFO.match(text) is None and "@" in text.split("?", 1)[0]:
+        head, _, tail = text.partition("://")
+        text = f"{head}://***@{tail.rsplit('@', 1)[1]}" if tail else "<unparseable URL>"
+    base, sep, query = text.partition("?")
+    if sep:
+        parts = []
+        for item in query.split("&"):
+            key, eq, _value = item.partition("=")
+            parts.append(f"{key}=***" if eq and _SECRET_QUERY_KEY.search(key) else item)
+        text = f"{base}?{'&'.join(parts)}"
+    return text
 
 
 def is_sqlite(url: str | sa.URL) -> bool:

@@ -9,6 +9,7 @@ retried attempt never commits anything twice.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -113,6 +114,10 @@ def call_with_retry(
     ``on_retry(error, delay)`` is called before each sleep (the writer drops its broken
     connection there).
     """
+    if not math.isfinite(deadline_seconds) or deadline_seconds < 0:
+        raise ValueError(
+            f"the retry deadline must be a finite number of seconds >= 0, not {deadline_seconds!r}"
+        )
     first_failure: float | None = None
     delay = initial_delay
     attempts = 0
