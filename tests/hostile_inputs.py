@@ -136,3 +136,16 @@ def _write_sparse(path: Path, head: bytes, total: int) -> None:
     with open(path, "wb") as fh:
         fh.write(head)
         fh.truncate(total)
+
+
+def huge_metadata_tiff(path: Path, value_bytes: int = 20_000_000) -> Path:
+    """A small image whose ImageDescription holds ``value_bytes`` of text."""
+    tifffile.imwrite(path, np.full((32, 32), 1, np.uint8), description="x" * value_bytes)
+    return path
+
+
+def many_private_tags_tiff(path: Path, tags: int = 5000, size: int = 4096) -> Path:
+    """A small image with ``tags`` private ASCII tags of ``size`` bytes each (20 MB of metadata)."""
+    extratags = [(40000 + i, "s", 0, chr(65 + i % 26) * (size - 1), False) for i in range(tags)]
+    tifffile.imwrite(path, np.full((32, 32), 2, np.uint8), extratags=extratags)
+    return path

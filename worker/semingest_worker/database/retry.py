@@ -42,7 +42,9 @@ _RETRYABLE_MYSQL_ERRNOS = frozenset(
 )
 # Errors that mean "this row's data is not acceptable": the writer isolates the offending image
 # instead of failing the batch.
-_DATA_MYSQL_ERRNOS = frozenset({1048, 1264, 1265, 1292, 1366, 1406, 3140, 4025, 4078})
+# Values the server refuses, including a row larger than max_allowed_packet (1153, 1301): a
+# problem of that record, never an outage.
+_DATA_MYSQL_ERRNOS = frozenset({1048, 1153, 1264, 1265, 1292, 1301, 1366, 1406, 3140, 4025, 4078})
 _SQLITE_RETRYABLE = ("database is locked", "database table is locked", "database schema has changed")
 
 

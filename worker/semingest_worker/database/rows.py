@@ -23,6 +23,12 @@ from ..records import INSTRUMENT_FIELDS, FieldKind, ImageResult, InstrumentMeta
 from . import schema
 
 _INT64 = (-(2**63), 2**63 - 1)
+# Bounds on what one file can put in a row (a 20 MB metadata value must not become a 20 MB row:
+# the server drops the connection past max_allowed_packet and the run used to fail on it).
+REASON_LIMIT = 500  # characters of a failure reason (they quote file content)
+TEXT_VALUE_LIMIT = 16 * 1024  # characters of one standard-tag text value
+JSON_LIMIT = 256 * 1024  # characters of one JSON column (the vendor dictionary)
+JSON_STRING_LIMIT = 4096  # characters of one string inside an over-long JSON value
 _SHORT_LIMITS = {
     "mode": 32,
     "format": 16,
@@ -86,6 +92,7 @@ def display_path(path: str) -> str:
 
 
 def text(value: Any, limit: int | None = None) -> str | None:
+    """Storable text, cut to ``limit`` characters (for fixed-width columns: no note)."""
     if value is None:
         return None
     s = value if isinstance(value, str) else str(value)
@@ -96,6 +103,14 @@ def text(value: Any, limit: int | None = None) -> str | None:
     if limit is not None and len(s) > limit:
         s = s[:limit]
     return s
+
+
+def bounded_text(value: Any, limit: int) -> str | None:
+    """Storable text of at most about ``limit`` characters, saying how much was cut."""
+    s = text(value)
+    if s is None or len(s) <= limit:
+        return s
+    return f"{s[:limit]}... [cut: {len(s) - limit} more characters]"
 
 
 def number(value: Any) -> float | None:
@@ -152,10 +167,47 @@ def _json_clean(value: Any) -> Any:
     return text(value)
 
 
-def to_json(value: Any) -> str | None:
+def to_json(value: Any, limit: int = JSON_LIMIT) -> str | None:
+    """Strict JSON of ``value``, at most about ``limit`` characters.
+
+    An over-long value keeps its structure: long strings are cut to ``JSON_STRING_LIMIT`` with a
+    note, and if that is not enough, a dictionary keeps its first entries and records what was
+    cut under ``"semingest:truncated"``.
+    """
     if value is None:
         return None
-    return json.dumps(_json_clean(value), ensure_ascii=False, allow_nan=False)
+    clean = _json_clean(value)
+    out = json.dumps(clean, ensure_ascii=False, allow_nan=False)
+    if len(out) <= limit:
+        return out
+    clean = _cut_strings(clean)
+    out = json.dumps(clean, ensure_ascii=False, allow_nan=False)
+    if len(out) <= limit:
+        return out
+    if isinstance(clean, dict):
+        kept: dict[str, Any] = {}
+        size = 2
+        for key, item in clean.items():
+            entry = len(json.dumps({key: item}, ensure_ascii=False, allow_nan=False))
+            if size + entry > limit - 200:
+                break
+            kept[key] = item
+            size += entry
+        kept["semingest:truncated"] = (
+            f"kept {len(kept)} of {len(clean)} entries; the value had {len(out)} characters"
+        )
+        return json.dumps(kept, ensure_ascii=False, allow_nan=False)
+    return json.dumps({"semingest:truncated": f"a {type(clean).__name__} of {len(out)} characters"})
+
+
+def _cut_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        return bounded_text(value, JSON_STRING_LIMIT)
+    if isinstance(value, dict):
+        return {k: _cut_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cut_strings(v) for v in value]
+    return value
 
 
 def now_utc() -> datetime:
@@ -180,7 +232,7 @@ def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetim
     """All rows for one result. ``model_id`` is the run's model (for inference rows)."""
     path = display_path(result.file.path)
     status = "failed" if result.status == "failed" else "ok"
-    error = text(result.error)
+    error = bounded_text(result.error, REASON_LIMIT)
     file_row = {
         "path_key": path_key(result.file.path),
         "path": path,
@@ -238,7 +290,7 @@ def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetim
             "scale_bar_px": number(bar.bar_px),
             "ratio": ratio,
             "style": text(bar.style, _SHORT_LIMITS["style"]),
-            "reason": text(bar.reason),
+            "reason": bounded_text(bar.reason, REASON_LIMIT),
         }
     cls = result.classification
     inference_error = getattr(result, "inference_error", None)
@@ -249,7 +301,7 @@ def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetim
             "top1_label": text(cls.top1_label, _SHORT_LIMITS["top1_label"]) if cls else None,
             "top1_score": number(cls.top1_score) if cls else None,
             "scores": to_json(cls.scores) if cls else None,
-            "error": None if cls else text(inference_error),
+            "error": None if cls else bounded_text(inference_error, REASON_LIMIT),
         }
     return rows
 
@@ -280,7 +332,7 @@ def canonical_rank(status: str, vendor: str | None) -> int:
 def rejected_file_row(rows: ImageRows, reason: str) -> dict[str, Any]:
     """The ``image_files`` row recording that the database refused this image's rows."""
     row = dict(rows.image_file)
-    row.update(image_hash=None, status="failed", error=text(reason))
+    row.update(image_hash=None, status="failed", error=bounded_text(reason, REASON_LIMIT))
     return row
 
 
@@ -290,4 +342,4 @@ def _exif_value(name: str, value: Any) -> Any:
         return integer(value)
     if kind == "float":
         return number(value)
-    return text(value)
+    return bounded_text(value, TEXT_VALUE_LIMIT)

@@ -16,7 +16,11 @@ Failures: a transient error (connection lost, server down, deadlock, SQLite lock
 transaction back and retries the whole batch with back-off until the retry deadline, then raises
 ``DatabaseUnavailableError``. A value the database rejects fails only its own image: the batch is
 split in halves until the offending image is isolated, the others are written, and that image is
-recorded in ``image_files`` as failed with the database's reason.
+recorded in ``image_files`` as failed with the database's reason. A record larger than the
+server accepts in one packet (MySQL/MariaDB ``max_allowed_packet``, read once per connection) is
+refused the same way before it is sent: sending it would make the server drop the connection,
+which looks like an outage. (Values are bounded in ``rows``, so this takes a server configured
+with a very small packet.)
 """
 
 from __future__ import annotations
@@ -73,12 +77,18 @@ class ImageWriter:
         self.retry_deadline_seconds = retry_deadline_seconds
         self._statements: dict[str, Any] = {}
         self.connections_opened = 0
+        self._max_packet: int | None = None  # MySQL/MariaDB max_allowed_packet, once known
 
     # -- connection ---------------------------------------------------------------------------
     def _connection(self) -> sa.Connection:
         if self._conn is None or self._conn.closed or self._conn.invalidated:
             self._conn = self._engine.connect()
             self.connections_opened += 1
+            if self._conn.dialect.name in ("mysql", "mariadb"):
+                self._max_packet = int(
+                    self._conn.exec_driver_sql("SELECT @@max_allowed_packet").scalar() or 0
+                )
+                self._conn.rollback()
         return self._conn
 
     def _drop_connection(self, *_args: Any) -> None:
@@ -122,6 +132,14 @@ class ImageWriter:
         return outcome
 
     def _write_isolating(self, rows: list[ImageRows], outcome: WriteOutcome) -> None:
+        if self._max_packet is None and self._engine.dialect.name in ("mysql", "mariadb"):
+            call_with_retry(self._connection, deadline_seconds=self.retry_deadline_seconds, what="connecting")
+        if self._max_packet:
+            fitting = [r for r in rows if not self._too_large(r, outcome)]
+            if len(fitting) < len(rows):
+                rows = fitting
+                if not rows:
+                    return
         try:
             self._transaction(rows, outcome)
             outcome.files += len(rows)
@@ -135,9 +153,24 @@ class ImageWriter:
             self._write_isolating(rows[:half], outcome)
             self._write_isolating(rows[half:], outcome)
             return
-        reason = f"database rejected the record: {describe(error)}"
-        log.warning("%s: %s", rows[0].path, reason)
-        bad = rows[0]
+        self._reject(rows[0], f"database rejected the record: {describe(error)}", outcome)
+
+    def _too_large(self, rows: ImageRows, outcome: WriteOutcome) -> bool:
+        """Refuse (and record) a record that cannot travel in one packet."""
+        size = record_bytes(rows)
+        limit = int((self._max_packet or 0) * 0.9)  # room for the statement around the values
+        if not limit or size <= limit:
+            return False
+        self._reject(
+            rows,
+            f"the record is {size} bytes, more than the database server accepts in one packet "
+            f"(max_allowed_packet {self._max_packet} bytes)",
+            outcome,
+        )
+        return True
+
+    def _reject(self, bad: ImageRows, reason: str, outcome: WriteOutcome) -> None:
+        log.warning("%s: %s", bad.path, reason)
         fallback = ImageRows(path=bad.path, image_file=rejected_file_row(bad, reason))
         try:
             self._transaction([fallback], outcome)
@@ -209,6 +242,18 @@ class ImageWriter:
             stmt = canonical_images_upsert(dialect)
             self._statements[key] = stmt
         return stmt
+
+
+def record_bytes(rows: ImageRows) -> int:
+    """About how many bytes a record's values take on the wire (UTF-8 text, 8 per number)."""
+    total = 0
+    for row in (rows.image_file, rows.image or {}, *rows.dependents.values()):
+        for value in row.values():
+            if isinstance(value, str):
+                total += len(value.encode("utf-8", "surrogatepass"))
+            elif value is not None:
+                total += 8
+    return total
 
 
 def upsert_statement(dialect: str, table: sa.Table, update: Iterable[str] | None = None) -> Any:
