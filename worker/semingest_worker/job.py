@@ -157,7 +157,8 @@ def run_job(
     progress; by default one is made for ``config.status_target`` when that is set.
     """
     from . import database as db
-    from .database import queries, runs
+    from .database import canonical, queries, runs
+    from .database.rows import path_key
 
     started = time.monotonic()
     run_id = config.run_id or f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:8]}"
@@ -211,7 +212,13 @@ def run_job(
             raise RunError(str(exc), summary) from None
 
         def known() -> dict[str, tuple[int, int, str | None]]:
-            with engine.connect() as conn:
+            # Files of earlier runs that are gone are marked missing (their images re-elected) first.
+            with engine.begin() as conn:
+                vanished = canonical.mark_vanished(
+                    conn, source, {path_key(f.path) for f in listing.files}, run_id
+                )
+                if vanished:
+                    summary["vanished"] = vanished
                 return queries.known_files(conn, source, model_id)
 
         plan = plan_ingest(listing, db.call_with_retry(known, deadline_seconds=config.retry_deadline_seconds))

@@ -24,7 +24,7 @@ def known_files(
     """
     prefix = display_path(root.rstrip("/") + "/")
     stmt = sa.select(f.c.path_key, f.c.size, f.c.mtime_ns, f.c.sidecar_stamp).where(
-        f.c.path.startswith(prefix, autoescape=True)
+        f.c.path.startswith(prefix, autoescape=True), f.c.status != "missing"
     )
     if model_id is not None:
         inf = schema.inference
@@ -52,7 +52,7 @@ def count_duplicates(conn: sa.Connection, run_id: str | None = None) -> int:
     stmt = (
         sa.select(sa.func.count())
         .select_from(f.join(im, f.c.image_hash == im.c.image_hash))
-        .where(f.c.path != im.c.path)
+        .where(f.c.path != im.c.path, f.c.status != "missing")
     )
     if run_id is not None:
         stmt = stmt.where(f.c.run_id == run_id)

@@ -36,7 +36,7 @@ from sqlalchemy.dialects import mysql as mysql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from ..records import ImageResult
-from . import schema
+from . import canonical, schema
 from .engine import create_engine
 from .retry import call_with_retry, describe, is_data_error
 from .rows import ImageRows, build_rows, now_utc, rejected_file_row
@@ -207,8 +207,15 @@ class ImageWriter:
     def _write_rows(self, conn: sa.Connection, rows: list[ImageRows]) -> None:
         dialect = conn.dialect.name
         files = sorted((r.image_file for r in rows), key=lambda row: row["path_key"])
+        before = canonical.previous_hashes(conn, [row["path_key"] for row in files])
         conn.execute(self._upsert(dialect, schema.image_files), files)
-        decoded = [r for r in rows if r.image is not None]
+        # Files that now hold other pixels: their old image may have lost its canonical file.
+        lost = {h for row in files if (h := before.get(row["path_key"])) and h != row["image_hash"]}
+        self._write_images(conn, dialect, [r for r in rows if r.image is not None])
+        if lost:
+            canonical.reelect(conn, lost)
+
+    def _write_images(self, conn: sa.Connection, dialect: str, decoded: list[ImageRows]) -> None:
         if not decoded:
             return
         image_rows = sorted((r.image for r in decoded), key=lambda row: (row["image_hash"], row["path"]))
