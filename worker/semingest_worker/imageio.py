@@ -45,14 +45,16 @@ import cv2
 import numpy as np
 from PIL import BmpImagePlugin, Image, JpegImagePlugin, PngImagePlugin, TiffImagePlugin
 
+from semingest_api.memory import DEFAULT_MAX_IMAGE_BYTES
+
 from .files import NotRegularFileError, open_regular
 from .tiffwalk import TiffStructure, TiffStructureError, walk_tiff
 
 DEFAULT_MAX_PIXELS = 200_000_000
 # The decoded first page may hold at most this many bytes (samples x bytes per sample counted):
 # an 8000x8000 16-bit frame is 128 MiB, 8-bit RGB 192 MiB. The pipeline's peak memory per image
-# is a small multiple of it (see README "What fits in an executor").
-DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+# is a multiple of it (``semingest_api.memory``; on Kubernetes the executors' size lowers it).
+DEFAULT_MAX_BYTES = DEFAULT_MAX_IMAGE_BYTES
 # No TIFF tag may declare more data than this (vendor metadata is kilobytes; strip tables of the
 # largest allowed image are a few MB).
 MAX_TAG_PAYLOAD_BYTES = 64 * 1024 * 1024

@@ -37,7 +37,7 @@ from typing import Any
 
 from . import imageio
 from .discovery import DEFAULT_INCLUDE, list_images, plan_ingest
-from .pipeline import Counters, PipelineConfig, partition_runner
+from .pipeline import Counters, PipelineConfig, partition_runner, with_executor_image_limit
 from .progress import ProgressDisplay
 
 log = logging.getLogger(__name__)
@@ -319,7 +319,7 @@ def _run_on_spark(
     try:
         partitions = config.partitions or 4 * sc.defaultParallelism
         partitions = max(1, min(partitions, len(todo)))
-        pipeline = config.pipeline_config(run_id, model_id)
+        pipeline = with_executor_image_limit(config.pipeline_config(run_id, model_id), sc.getConf())
         rdd = sc.parallelize(todo, partitions).mapPartitions(partition_runner(pipeline))
         group = f"semingest-{run_id}"
         box: dict[str, Any] = {}

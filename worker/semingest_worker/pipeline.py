@@ -55,6 +55,7 @@ class PipelineConfig:
     max_pixels: int = imageio.DEFAULT_MAX_PIXELS
     max_image_bytes: int = imageio.DEFAULT_MAX_BYTES
     file_time_budget_seconds: float = 120.0  # decode + metadata of one file; 0 for no budget
+    image_limit_hint: str | None = None  # why max_image_bytes is what it is (added to bomb reasons)
     compute_batch: int = 32  # images decoded and held at once
     compute_batch_pixels: int = 64_000_000
 
@@ -177,7 +178,8 @@ def _decode_and_read_metadata(file: ImageFile, config: PipelineConfig, counters:
         )
     except imageio.ImageDecodeError as exc:
         counters.add_seconds("decode", time.perf_counter() - t0)
-        result.status, result.error = "failed", exc.reason
+        hint = config.image_limit_hint if "bytes decoded, limit" in exc.reason else None
+        result.status, result.error = "failed", f"{exc.reason} ({hint})" if hint else exc.reason
         return _Work(result)
     except Exception as exc:  # noqa: BLE001 - the decoder promises ImageDecodeError only; be safe
         counters.add_seconds("decode", time.perf_counter() - t0)
@@ -383,6 +385,30 @@ def _die(committed: int) -> None:
 
 def _quiet_logging() -> None:
     logging.getLogger("PIL").setLevel(logging.WARNING)
+
+
+def with_executor_image_limit(config: PipelineConfig, spark_conf: Any) -> PipelineConfig:
+    """Lower the decoded-bytes limit to what the executors' Python workers can hold.
+
+    On Kubernetes the executors' ``memoryOverhead`` (the operator's sizing) holds one Python worker
+    per core; an image bigger than that share allows is recorded as too large for the executor
+    size (with the spec field to raise) instead of getting the worker killed by the kernel.
+    Local runs (no executor overhead set) keep the configured limit.
+    """
+    from semingest_api.memory import max_image_bytes, parse_spark_memory
+
+    overhead = spark_conf.get("spark.executor.memoryOverhead", None)
+    if not overhead:
+        return config
+    cores = int(spark_conf.get("spark.executor.cores", "1") or 1)
+    limit = max_image_bytes(parse_spark_memory(overhead), cores)
+    if limit >= config.max_image_bytes:
+        return config
+    return replace(
+        config,
+        max_image_bytes=limit,
+        image_limit_hint="the executors' memory per core allows this much; raise spec.executors.memoryPerCore",
+    )
 
 
 def with_model_id(config: PipelineConfig, model_id: str | None) -> PipelineConfig:
