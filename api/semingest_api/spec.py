@@ -106,7 +106,17 @@ def _field_path(error: jsonschema.ValidationError) -> str:
     return ".".join(parts).replace(".[", "[")
 
 
+# What a pattern means, for messages (the regex itself helps nobody).
+_PATTERN_HINTS = {
+    "^/?(?:(?:[^/.][^/]*|\\.|\\.[^/.][^/]*|\\.\\.[^/]+)(?:/+|$))*$": "must stay inside its volume: no '..' segments",
+    "^/": "must be an absolute path (starting with /)",
+    "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$": "must be a Kubernetes quantity such as 2Gi or 512Mi",
+}
+
+
 def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:
+    if error.validator == "pattern" and error.validator_value in _PATTERN_HINTS:
+        return _field_path(error), f"{error.instance!r} {_PATTERN_HINTS[error.validator_value]}"
     if error.validator == "oneOf" and error.schema is not None:
         options = [" / ".join(o.get("required", [])) for o in error.schema.get("oneOf", [])]
         return _field_path(error), f"exactly one of {', '.join(options)} must be set"

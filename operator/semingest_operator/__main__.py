@@ -18,6 +18,7 @@ import kopf
 from semingest_operator.controller import OperatorConfig
 from semingest_operator.handlers import build_registry
 from semingest_operator.metrics import Metrics
+from semingest_operator.policy import InstallationPolicy
 from semingest_operator.render.run import DEFAULT_DRIVER_SERVICE_ACCOUNT
 
 
@@ -49,6 +50,7 @@ def config_from_env(poll_seconds: float) -> OperatorConfig:
         driver_service_account=os.environ.get("SEMINGEST_DRIVER_SERVICE_ACCOUNT")
         or DEFAULT_DRIVER_SERVICE_ACCOUNT,
         poll_seconds=poll_seconds,
+        policy=InstallationPolicy.from_env(),
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from semingest_api.spec import API_VERSION, KIND, SpecError
+from semingest_operator.policy import InstallationPolicy
 from semingest_operator.render import render_run
 from semingest_operator.render.run import DEFAULT_DRIVER_SERVICE_ACCOUNT
 
@@ -53,7 +54,24 @@ def render_main(argv: list[str] | None = None) -> int:
         "--driver-service-account",
         default=os.environ.get("SEMINGEST_DRIVER_SERVICE_ACCOUNT") or DEFAULT_DRIVER_SERVICE_ACCOUNT,
     )
+    p.add_argument(
+        "--allow-host-path",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="allow hostPath volumes under PREFIX, as the chart's security.allowedHostPaths (repeatable)",
+    )
+    p.add_argument(
+        "--allow-spark-conf",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="allow more sparkConf keys, as the chart's security.extraAllowedSparkConf (repeatable)",
+    )
     args = p.parse_args(argv)
+    policy = InstallationPolicy.from_env().with_extra(
+        tuple(args.allow_spark_conf), tuple(args.allow_host_path)
+    )
     try:
         docs = _documents(args.filename)
     except (OSError, yaml.YAMLError) as exc:
@@ -70,7 +88,10 @@ def render_main(argv: list[str] | None = None) -> int:
             return 1
         try:
             rendered = render_run(
-                doc, default_image=args.default_image, driver_service_account=args.driver_service_account
+                doc,
+                default_image=args.default_image,
+                driver_service_account=args.driver_service_account,
+                policy=policy,
             )
         except SpecError as exc:
             print(f"error: {KIND} {name}: invalid spec: {exc.field}: {exc.message}", file=sys.stderr)

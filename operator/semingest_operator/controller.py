@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from semingest_api.spec import SemIngestSpec, SpecError
@@ -21,6 +21,7 @@ from semingest_operator import schedule
 from semingest_operator import status as st
 from semingest_operator.kube import ApiError, KubeApi, collection_path, object_path
 from semingest_operator.metrics import Metrics
+from semingest_operator.policy import InstallationPolicy
 from semingest_operator.render import render_run, run_name
 from semingest_operator.render.common import (
     LABEL_INGEST,
@@ -51,6 +52,7 @@ class OperatorConfig:
     poll_seconds: float = 10.0
     runs_kept: int = 3  # finished runs whose objects (pods, logs, SparkApplications) are kept
     retry_backoff_seconds: float = 2.0  # first back-off after a temporary API error (doubles, max 60 s)
+    policy: InstallationPolicy = field(default_factory=InstallationPolicy)  # what SemIngest authors may ask
 
 
 class Controller:
@@ -96,7 +98,7 @@ class Controller:
         status = dict(body.get("status") or {})
         now = self.clock()
         try:
-            spec = check_spec(body.get("spec") or {}, self.config.default_image)
+            spec = check_spec(body.get("spec") or {}, self.config.default_image, self.config.policy)
         except SpecError as exc:
             return self._invalid(meta, status, exc, generation, now)
         if status.get("runId") and not status.get("completionTime"):
@@ -226,6 +228,7 @@ class Controller:
                 driver_service_account=self.config.driver_service_account,
                 nodes=nodes,
                 run=run,
+                policy=self.config.policy,
             )
         except SpecError as exc:
             return self._invalid(meta, status, exc, generation, now)

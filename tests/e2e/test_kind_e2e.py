@@ -143,6 +143,7 @@ def installed(cluster: Cluster) -> Cluster:
         "--set", "database.bundled.enabled=true",
         "--set", "database.bundled.storage.size=1Gi",
         "--set", "database.bundled.resources.requests.cpu=100m",
+        "--set", f"security.allowedHostPaths={{{NODE_SAMPLES}}}",
         "--wait", "--timeout", "10m",
     )  # fmt: skip
     cluster.kubectl(

@@ -63,6 +63,7 @@ def test_kind_config_mounts_the_samples_where_the_test_reads_them():
 
 def test_kind_ingest_is_valid_and_renders_a_native_run_reading_the_mount():
     from semingest_api.spec import SOURCE_MOUNT, parse_spec
+    from semingest_operator.policy import InstallationPolicy
     from semingest_operator.render import render_run
 
     e2e = _e2e_module()
@@ -75,7 +76,9 @@ def test_kind_ingest_is_valid_and_renders_a_native_run_reading_the_mount():
 
     chart_values = yaml.safe_load((REPO / "charts" / "semingest" / "values.yaml").read_text())
     driver_account = chart_values["sparkDriver"]["serviceAccount"]["name"]
-    run = render_run(ingest, default_image="unused:0", driver_service_account=driver_account)
+    # the e2e test installs the chart with security.allowedHostPaths={NODE_SAMPLES}
+    policy = InstallationPolicy(host_path_prefixes=(e2e.NODE_SAMPLES,))
+    run = render_run(ingest, default_image="unused:0", driver_service_account=driver_account, policy=policy)
     for manifest in run.manifests:
         kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
     (pod,) = [m for m in run.manifests if m["kind"] == "Pod"]

@@ -18,6 +18,7 @@ import yaml
 
 from semingest_api.spec import DATABASE_URL_ENV, MODEL_MOUNT, SOURCE_MOUNT, WORKER_ENTRYPOINT, SpecError
 from semingest_operator.cli import render_main
+from semingest_operator.policy import InstallationPolicy
 from semingest_operator.render import render_run, run_name
 from semingest_operator.render.common import RUN_NAME_MAX, label_value
 from semingest_operator.sizing import NodeResources
@@ -86,7 +87,9 @@ def _render(case):
     body = copy.deepcopy(body)
     if body["spec"].get("model") is None:
         body["spec"].pop("model", None)
-    return render_run(body, driver_service_account="semingest-driver", nodes=nodes)
+    # The kind-style case mounts a host path: allowed as the chart's security.allowedHostPaths would.
+    policy = InstallationPolicy(host_path_prefixes=("/data/sem",))
+    return render_run(body, driver_service_account="semingest-driver", nodes=nodes, policy=policy)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -261,7 +264,8 @@ def test_run_names_are_deterministic_dns_labels():
 
 def test_render_cli_prints_the_manifests_of_every_example(capsys):
     for example in sorted(EXAMPLES.glob("ingest*.yaml")):
-        assert render_main(["-f", str(example)]) == 0, example
+        # ingest-tiny mounts a host path: as a chart with security.allowedHostPaths would allow
+        assert render_main(["-f", str(example), "--allow-host-path", "/data/sem"]) == 0, example
         docs = [d for d in yaml.safe_load_all(capsys.readouterr().out) if d]
         assert docs and all(d["metadata"]["namespace"] == "sem" for d in docs)
         kinds = {d["kind"] for d in docs}

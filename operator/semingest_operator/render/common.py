@@ -27,6 +27,8 @@ WORKER_UID = 185
 DRIVER_CONTAINER = "spark-kubernetes-driver"
 EXECUTOR_CONTAINER = "spark-kubernetes-executor"
 TMP_MOUNT = "/tmp"
+# The worker image's working directory (images/worker/Dockerfile): writable on a read-only root.
+WORK_MOUNT = "/opt/semingest/work"
 
 LABEL_NAME = "app.kubernetes.io/name"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -58,6 +60,7 @@ RESERVED_SPARK_CONF = frozenset(
         "spark.driver.port",
         "spark.driver.bindAddress",
         "spark.driver.blockManager.port",
+        "spark.authenticate",
     }
 )
 
@@ -163,6 +166,7 @@ def volumes(spec: SemIngestSpec) -> list[dict[str, Any]]:
     elif model is not None and model.host_path:
         out.append({"name": "model", "hostPath": {"path": model.host_path, "type": "Directory"}})
     out.append({"name": "tmp", "emptyDir": {}})
+    out.append({"name": "work", "emptyDir": {}})
     return out
 
 
@@ -171,6 +175,7 @@ def volume_mounts(spec: SemIngestSpec) -> list[dict[str, Any]]:
     if spec.model is not None and (spec.model.pvc or spec.model.host_path):
         mounts.append({"name": "model", "mountPath": MODEL_MOUNT, "readOnly": True})
     mounts.append({"name": "tmp", "mountPath": TMP_MOUNT})
+    mounts.append({"name": "work", "mountPath": WORK_MOUNT})
     return mounts
 
 
@@ -201,6 +206,7 @@ def container_security_context() -> dict[str, Any]:
     return {
         "allowPrivilegeEscalation": False,
         "privileged": False,
+        "readOnlyRootFilesystem": True,  # /tmp and the working directory are emptyDirs
         "capabilities": {"drop": ["ALL"]},
     }
 

@@ -73,6 +73,8 @@ def spark_conf(spec: SemIngestSpec, ctx: RunContext, sizing: Sizing) -> dict[str
         "spark.kubernetes.executor.limit.cores": format_cpu(ex.cpu_limit_millicores),
         "spark.default.parallelism": str(max(1, sizing.total_cores)),
         "spark.dynamicAllocation.enabled": "false",
+        # Driver and executors prove a shared secret that Spark generates for each application.
+        "spark.authenticate": "true",
     }
     for key, value in run_labels(ctx, "executor").items():
         conf[f"spark.kubernetes.executor.label.{key}"] = value

@@ -8,6 +8,7 @@ from typing import Any
 
 from semingest_api.spec import SemIngestSpec, SpecError, parse_spec
 from semingest_operator import schedule
+from semingest_operator.policy import InstallationPolicy
 from semingest_operator.render import native, spark_application
 from semingest_operator.render.common import RunContext, run_name, user_spark_conf
 from semingest_operator.sizing import NodeResources, Sizing, size
@@ -27,8 +28,11 @@ class RenderedRun:
     driver_pod: str  # the driver pod's name (both backends)
 
 
-def check_spec(spec_raw: Mapping[str, Any], default_image: str | None) -> SemIngestSpec:
-    """parse_spec plus what the schema cannot say: a usable image, sparkConf keys, the cron."""
+def check_spec(
+    spec_raw: Mapping[str, Any], default_image: str | None, policy: InstallationPolicy | None = None
+) -> SemIngestSpec:
+    """parse_spec plus what the schema cannot say: a usable image, sparkConf keys, the cron, and
+    what this installation allows (``policy``; the strict default when None)."""
     spec = parse_spec(spec_raw)
     if not (spec.image or default_image):
         raise SpecError(
@@ -44,6 +48,7 @@ def check_spec(spec_raw: Mapping[str, Any], default_image: str | None) -> SemIng
             schedule.parse_cron(spec.schedule)
         except ValueError as exc:
             raise SpecError("spec.schedule", str(exc)) from exc
+    (policy or InstallationPolicy()).check(spec)
     return spec
 
 
@@ -73,6 +78,7 @@ def render_run(
     driver_service_account: str = DEFAULT_DRIVER_SERVICE_ACCOUNT,
     nodes: Sequence[NodeResources] | None = None,
     run: str | None = None,
+    policy: InstallationPolicy | None = None,
 ) -> RenderedRun:
     """The manifests for one run of the SemIngest ``body`` (a whole object: metadata and spec).
 
@@ -81,7 +87,7 @@ def render_run(
     meta = body.get("metadata") or {}
     if not meta.get("name"):
         raise SpecError("metadata.name", "is required")
-    spec = check_spec(body.get("spec") or {}, default_image)
+    spec = check_spec(body.get("spec") or {}, default_image, policy)
     run = run or run_name(meta["name"], generation=int(meta.get("generation") or 1))
     ctx = run_context(body, spec, run, default_image, driver_service_account)
     sizing = size(spec, nodes)

@@ -43,6 +43,8 @@ def spark_conf(spec: SemIngestSpec, ctx: RunContext, sizing: Sizing) -> dict[str
         "spark.kubernetes.driver.podTemplateContainerName": DRIVER_CONTAINER,
         "spark.kubernetes.executor.podTemplateContainerName": EXECUTOR_CONTAINER,
         "spark.dynamicAllocation.enabled": "false",
+        # Driver and executors prove a shared secret that Spark generates for each application.
+        "spark.authenticate": "true",
     }
     conf.update(user_spark_conf(spec))
     return conf
