@@ -431,8 +431,11 @@ def test_spark_driver_may_only_patch_semingest_status(rendered):
     for role in roles:
         semingest_rules = [(r, v) for g, r, v in _rules(role) if g == "semingest.io"]
         assert semingest_rules == [("semingests/status", {"patch"})], (name, semingest_rules)
-        for resource in ("pods", "services", "configmaps", "persistentvolumeclaims"):
-            assert {"create", "get", "list", "watch", "delete"} <= _allowed(role, "", resource)
+        # What Spark's Kubernetes scheduler needs in client mode, and nothing more (issue 13).
+        assert _allowed(role, "", "pods") == {"create", "get", "list", "watch", "delete", "deletecollection"}
+        assert _allowed(role, "", "configmaps") == {"create", "get", "list", "delete", "deletecollection"}
+        for resource in ("services", "persistentvolumeclaims", "secrets", "serviceaccounts"):
+            assert not _allowed(role, "", resource), resource
         assert {g for g, _, _ in _rules(role)} == {"", "semingest.io"}
     bindings = [b for b in objects(docs, "RoleBinding") if b["metadata"]["name"].endswith("-spark-driver")]
     for binding in bindings:
@@ -624,3 +627,59 @@ def test_schema_check_is_not_vacuous(defaults):
     container["securityContext"]["readOnlyRootFileSystem"] = True  # wrong case: not a field
     with pytest.raises(kubernetes_validate.ValidationError, match="readOnlyRootFileSystem"):
         kubernetes_validate.validate(deployment, K8S_VERSION, strict=True)
+
+
+def test_spark_pod_admission_policy_bounds_what_the_driver_may_create(helm: Path):
+    docs = template(
+        helm,
+        None,
+        "--api-versions",
+        "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy",
+        "--set",
+        "security.allowedHostPaths={/data/sem}",
+    )
+    policy = one(docs, "ValidatingAdmissionPolicy")
+    (condition,) = policy["spec"]["matchConditions"]
+    assert "endsWith(':semingest-driver')" in condition["expression"]
+    assert policy["spec"]["variables"] == [{"name": "hostPrefixes", "expression": '["/data/sem"]'}]
+    messages = " ".join(v["message"] for v in policy["spec"]["validations"])
+    assert "own ServiceAccount (semingest-driver)" in messages and "privileged" in messages
+    binding = one(docs, "ValidatingAdmissionPolicyBinding")
+    assert binding["spec"] == {"policyName": policy["metadata"]["name"], "validationActions": ["Deny"]}
+    # Clusters without the API (Kubernetes < 1.30) get no policy rather than a failed install.
+    assert objects(template(helm, None), "ValidatingAdmissionPolicy") == []
+
+
+def test_network_policy_per_workload_namespace(helm: Path):
+    docs = template(helm, None, "--set", "watch.namespaces={lab-a,lab-b}")
+    policies = objects(docs, "NetworkPolicy")
+    assert sorted(p["metadata"]["namespace"] for p in policies) == ["lab-a", "lab-b"]
+    spec = policies[0]["spec"]
+    assert spec["podSelector"] == {"matchLabels": {"app.kubernetes.io/managed-by": "semingest-operator"}}
+    assert spec["ingress"] == [{"from": [{"podSelector": spec["podSelector"]}]}]
+    assert objects(template(helm, None, "--set", "networkPolicy.enabled=false"), "NetworkPolicy") == []
+
+
+def test_bundled_mariadb_root_password_comes_from_the_secret_not_the_log(helm: Path):
+    docs = template(helm, None, "--set", "database.bundled.enabled=true")
+    env = {e["name"]: e for c in pod_specs(docs) for ct in c["containers"] for e in ct.get("env", [])}
+    assert "MARIADB_RANDOM_ROOT_PASSWORD" not in env  # the image would print the generated password
+    assert env["MARIADB_ROOT_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "root-password"
+
+
+def test_per_namespace_database_credentials(helm: Path):
+    docs = template(
+        helm,
+        None,
+        "--set",
+        "watch.namespaces={lab-a,lab-b}",
+        "--set",
+        "database.namespaceUrls.lab-a=mysql+pymysql://a:pa@db/a",
+        "--set",
+        "database.namespaceUrls.lab-b=mysql+pymysql://b:pb@db/b",
+    )
+    urls = {s["metadata"]["namespace"]: s["stringData"]["url"] for s in objects(docs, "Secret")}
+    assert urls == {"lab-a": "mysql+pymysql://a:pa@db/a", "lab-b": "mysql+pymysql://b:pb@db/b"}
+    missing = run_helm(helm, "template", "t", str(CHART), "--set", "watch.namespaces={lab-a,lab-b}",
+                       "--set", "database.namespaceUrls.lab-a=mysql+pymysql://a@db/a")  # fmt: skip
+    assert missing.returncode != 0 and "no URL for namespace lab-b" in missing.stderr

@@ -79,7 +79,7 @@ the database Secret are created in each.
 {{- end }}
 
 {{- define "semingest.databaseSecretManaged" -}}
-{{- if or .Values.database.url .Values.database.bundled.enabled }}true{{ end }}
+{{- if or .Values.database.url .Values.database.bundled.enabled .Values.database.namespaceUrls }}true{{ end }}
 {{- end }}
 
 {{- define "semingest.mariadbName" -}}
