@@ -9,6 +9,7 @@ It imports only light dependencies, so the operator image can use it too.
 from __future__ import annotations
 
 import copy
+import difflib
 import functools
 import importlib.resources
 from collections.abc import Mapping
@@ -48,12 +49,18 @@ DEFAULT_LABELS = (
 
 
 class SpecError(ValueError):
-    """An invalid SemIngest spec. ``field`` is the dotted path of the offending field."""
+    """An invalid SemIngest spec. ``field`` is the dotted path of the (first) offending field.
 
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
+    ``problems`` lists every ``(field, message)`` found; ``message`` carries the first one's
+    message followed by the others, so ``f"{field}: {message}"`` names them all.
+    """
+
+    def __init__(self, field: str, message: str, more: tuple[tuple[str, str], ...] = ()):
+        self.problems = ((field, message), *more)
+        full = "; ".join([message, *(f"{f}: {m}" for f, m in more)])
+        super().__init__(f"{field}: {full}")
         self.field = field
-        self.message = message
+        self.message = full
 
 
 def _crd_path() -> Path:
@@ -127,18 +134,49 @@ def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:
     return _field_path(error), error.message
 
 
+def unknown_fields(value: Any, schema: Mapping[str, Any], path: str = "spec") -> list[tuple[str, str]]:
+    """Fields the schema does not define (the API server prunes them silently; ``kubectl apply``
+    refuses them): a typo such as ``executor:`` or ``includes:`` must not be ignored."""
+    found: list[tuple[str, str]] = []
+    if isinstance(value, Mapping) and schema.get("type") == "object":
+        props = schema.get("properties")
+        if (
+            props is None
+            or schema.get("x-kubernetes-preserve-unknown-fields")
+            or "additionalProperties" in schema
+        ):
+            return found
+        for key, item in value.items():
+            if key in props:
+                found += unknown_fields(item, props[key], f"{path}.{key}")
+                continue
+            close = difflib.get_close_matches(str(key), list(props), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f" (fields: {', '.join(sorted(props))})"
+            found.append((f"{path}.{key}", f"is not a field of {path}{hint}"))
+    elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        for i, item in enumerate(value):
+            found += unknown_fields(item, schema["items"], f"{path}[{i}]")
+    return found
+
+
 def validate_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate a raw spec against the CRD schema and return it with defaults applied."""
+    """Validate a raw spec against the CRD schema and return it with defaults applied.
+
+    Every problem is reported at once (unknown fields included), top-level ones first.
+    """
     if not isinstance(spec, Mapping):
         raise SpecError("spec", "must be an object")
     schema = spec_schema()
     defaulted = apply_defaults(dict(spec), schema)
     validator = jsonschema.Draft7Validator(schema)
-    errors = sorted(validator.iter_errors(defaulted), key=lambda e: (len(e.absolute_path), e.path))
-    if errors:
-        # The deepest, most specific error first would hide the top-level ones; report the first by path.
-        field, message = _describe(errors[0])
-        raise SpecError(field, message)
+    errors = sorted(
+        validator.iter_errors(defaulted), key=lambda e: (len(e.absolute_path), list(map(str, e.path)))
+    )
+    problems = unknown_fields(spec, schema) + [_describe(e) for e in errors]
+    if problems:
+        unique = sorted(dict.fromkeys(problems), key=lambda p: (p[0].count(".") + p[0].count("["), p[0]))
+        (field, message), *more = unique
+        raise SpecError(field, message, tuple(more))
     return defaulted
 
 

@@ -80,3 +80,33 @@ def test_not_an_object():
     with pytest.raises(SpecError) as err:
         parse_spec(["source"])  # type: ignore[arg-type]
     assert err.value.field == "spec"
+
+
+def test_unknown_fields_are_errors_with_a_hint_and_all_problems_are_listed():
+    with pytest.raises(specmod.SpecError) as info:
+        specmod.parse_spec(
+            {
+                "source": {"pvc": "d", "includes": ["*.tif"]},
+                "executor": {"nodes": 2},
+                "database": {"secretRef": {"name": "x"}},
+                "driver": {"memory": "2GB"},
+            }
+        )
+    assert info.value.problems == (
+        ("spec.executor", "is not a field of spec; did you mean 'executors'?"),
+        ("spec.driver.memory", "'2GB' must be a Kubernetes quantity such as 2Gi or 512Mi"),
+        ("spec.source.includes", "is not a field of spec.source; did you mean 'include'?"),
+    )
+    assert info.value.field == "spec.executor"
+    assert "spec.source.includes" in str(info.value) and "spec.driver.memory" in info.value.message
+
+
+def test_free_form_maps_accept_any_key():
+    spec = specmod.parse_spec(
+        {
+            "source": {"pvc": "d"},
+            "database": {"secretRef": {"name": "x"}},
+            "sparkConf": {"spark.anything": "1"},
+        }
+    )
+    assert spec.spark_conf == {"spark.anything": "1"}
