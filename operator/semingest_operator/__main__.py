@@ -15,6 +15,7 @@ import sys
 
 import kopf
 
+from semingest_api import semingest_version
 from semingest_operator.controller import OperatorConfig
 from semingest_operator.handlers import build_registry
 from semingest_operator.metrics import Metrics
@@ -24,6 +25,7 @@ from semingest_operator.render.run import DEFAULT_DRIVER_SERVICE_ACCOUNT
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="semingest-operator", description=__doc__.split("\n\n")[0])
+    p.add_argument("--version", action="version", version=f"semingest-operator {semingest_version()}")
     scope = p.add_mutually_exclusive_group()
     scope.add_argument(
         "-n",

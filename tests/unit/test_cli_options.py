@@ -72,3 +72,17 @@ def test_unencoded_at_is_a_clear_error_not_an_outage() -> None:
     with pytest.raises(DatabaseURLError, match=r"contains an unencoded '@': write it as %40") as info:
         parse_url("mysql+pymysql://u:p@ss@h/db")
     assert "ss" not in str(info.value).replace("pass", "")
+
+
+def test_a_plain_path_as_database_gets_a_hint(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseURLError, match=r"did you mean sqlite:///.*sem\.db \(a SQLite file\)"):
+        parse_url("sem.db")
+
+
+def test_version(capsys) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"semingest {version('semingest')}"

@@ -23,6 +23,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from semingest_api import semingest_version
+
 from .dbopts import DatabaseOptionError, add_database_options, database_url
 
 DEFAULT_MASTER = "local[*]"
@@ -48,6 +50,7 @@ def _positive_int(text: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="semingest", description="Ingest SEM images into a metadata database.")
+    p.add_argument("--version", action="version", version=f"semingest {semingest_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="ingest the images under PATH (local Spark)")

@@ -12,6 +12,7 @@ Writers use ``NullPool``: each partition opens exactly one connection and closes
 
 from __future__ import annotations
 
+import os
 import re
 
 import sqlalchemy as sa
@@ -28,6 +29,11 @@ class DatabaseURLError(ValueError):
 
 
 def parse_url(url: str) -> sa.URL:
+    if "://" not in url:
+        raise DatabaseURLError(
+            f"{url!r} is not a database URL; did you mean sqlite:///{os.path.abspath(url)} "
+            "(a SQLite file) or mysql+pymysql://USER@HOST/DATABASE?"
+        )
     try:
         parsed = sa.make_url(url)
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises ArgumentError/ValueError variants
