@@ -12,19 +12,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-PENDING, SUBMITTED, RUNNING, SUCCEEDED, FAILED, SUSPENDED = (
-    "Pending",
-    "Submitted",
-    "Running",
-    "Succeeded",
-    "Failed",
-    "Suspended",
-)
-TERMINAL = frozenset({SUCCEEDED, FAILED})
-CONDITION_TYPES = ("Submitted", "Running", "Succeeded", "Failed")
+from semingest_api.status import Phase, format_time
+
+PENDING, SUBMITTED, RUNNING = Phase.PENDING, Phase.SUBMITTED, Phase.RUNNING
+SUCCEEDED, FAILED, SUSPENDED = Phase.SUCCEEDED, Phase.FAILED, Phase.SUSPENDED
+# The conditions, in their order in status.conditions (kubectl wait --for=condition=Succeeded).
+CONDITION_TYPES = (SUBMITTED, RUNNING, SUCCEEDED, FAILED)
 
 # kubeflow spark-operator application states (status.applicationState.state).
-_SPARK_STATES = {
+_SPARK_STATES: dict[str, Phase] = {
     "": SUBMITTED,
     "NEW": SUBMITTED,
     "SUBMITTED": SUBMITTED,
@@ -60,7 +56,7 @@ _STUCK_WAITING = frozenset(
 class Observation:
     """What the Spark side says about a run."""
 
-    phase: str
+    phase: Phase
     reason: str
     message: str
     driver_started: bool
@@ -183,7 +179,7 @@ def apply_start_timeout(
 
 
 def _condition(
-    ctype: str,
+    ctype: Phase,
     status: bool,
     reason: str,
     message: str,
@@ -195,7 +191,7 @@ def _condition(
     prev = previous.get(ctype) or {}
     changed = prev.get("status") != value
     return {
-        "type": ctype,
+        "type": ctype.value,
         "status": value,
         "reason": reason,
         "message": message,
@@ -207,7 +203,7 @@ def _condition(
 
 
 def conditions(
-    phase: str,
+    phase: Phase,
     reason: str,
     message: str,
     *,
@@ -217,9 +213,9 @@ def conditions(
 ) -> list[dict[str, Any]]:
     """Conditions Submitted, Running, Succeeded, Failed for a phase (lastTransitionTime kept when
     a condition's status does not change). Suspended keeps the last run's Succeeded/Failed."""
-    stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = format_time(now)
     prev = {c.get("type"): c for c in previous}
-    truth = {
+    truth: dict[Phase, tuple[bool, bool, bool, bool]] = {
         PENDING: (False, False, False, False),
         SUBMITTED: (True, False, False, False),
         RUNNING: (True, True, False, False),
@@ -229,22 +225,12 @@ def conditions(
     out = []
     if phase == SUSPENDED:
         for ctype in CONDITION_TYPES:
-            keep = ctype in ("Succeeded", "Failed") and (prev.get(ctype) or {}).get("status") == "True"
+            keep = ctype in (SUCCEEDED, FAILED) and (prev.get(ctype) or {}).get("status") == "True"
             if keep:
                 out.append(dict(prev[ctype]))
             else:
-                out.append(_condition(ctype, False, "Suspended", message, generation, stamp, prev))
+                out.append(_condition(ctype, False, SUSPENDED.value, message, generation, stamp, prev))
         return out
-    for ctype, value in zip(CONDITION_TYPES, truth[phase], strict=True):
+    for ctype, value in zip(CONDITION_TYPES, truth[Phase(phase)], strict=True):
         out.append(_condition(ctype, value, reason, message, generation, stamp, prev))
     return out
-
-
-def format_time(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.UTC)

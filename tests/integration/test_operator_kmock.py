@@ -181,7 +181,8 @@ class ApiServerEmulator(kmock.KubernetesEmulator):
     """kmock's emulator plus the metadata an API server maintains (kmock leaves it to subclasses):
     a new resourceVersion on every write (kopf waits for the version it patched to come back
     through the watch, up to 5 s otherwise), uid/creationTimestamp/generation on create,
-    metadata.generateName (kopf posts Events with it), and generation + 1 on spec changes.
+    metadata.generateName (kopf posts Events with it), generation + 1 on spec changes, and
+    409 Conflict for a write whose metadata.resourceVersion is not the object's current one.
     Objects in the tests still set uid/generation themselves; these fill what is missing.
     ``outages`` makes the next N requests of a kind fail with 503, as an API server under strain."""
 
@@ -209,6 +210,13 @@ class ApiServerEmulator(kmock.KubernetesEmulator):
                 meta["resourceVersion"] = str(next(self._versions))
             elif request.action == kmock.action.UPDATE:
                 key = (request.resource, request.namespace, request.name)
+                # optimistic concurrency: a write that names a resourceVersion applies to that one only
+                expected = meta.get("resourceVersion")
+                if expected is not None and key in self.objects and not self.objects[key].deleted:
+                    if expected != self.objects[key].raw.get("metadata", {}).get("resourceVersion"):
+                        raise kmock.KubernetesError(
+                            status=409, reason="Conflict", message="the object has been modified"
+                        )
                 if request.subresource is None and "spec" in data and key in self.objects:
                     current = self.objects[key]
                     if not current.deleted and "generation" not in meta:
