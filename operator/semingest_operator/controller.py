@@ -158,25 +158,38 @@ class Controller:
         self._locks.pop(uid, None)
 
     async def _reconcile(self, path: str) -> Outcome:
-        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
-            current = await self.api.get(path)
+        current = await self.api.get(path)
+        for _ in range(CONFLICT_ATTEMPTS):
             if current is None:  # deleted meanwhile
                 return NOTHING
-            before = SemIngestStatus.from_body(current)
-            after = await self.decide(current)
-            outcome = Outcome(before, after)
+            outcome = Outcome(SemIngestStatus.from_body(current), await self.decide(current))
             if not outcome.patch:
                 return outcome
-            version = (current.get("metadata") or {}).get("resourceVersion")
+            written, current = await self._write(path, current, outcome.patch)
+            if written:
+                return outcome
+            log.info("%s changed while it was reconciled: deciding again", path)
+        raise ApiError(409, "Conflict", f"{path} kept changing during {CONFLICT_ATTEMPTS} reconciliations")
+
+    async def _write(
+        self, path: str, read: dict[str, Any], patch: Mapping[str, Any]
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """Write the status patch conditionally on the version it was decided from: (True, read)
+        when written, else (False, the object as it is now). A conflict with a change that the
+        decision does not rest on (e.g. kopf's own annotations) writes it again to the new version."""
+        for _ in range(CONFLICT_ATTEMPTS):
+            version = (read.get("metadata") or {}).get("resourceVersion")
             try:
-                await self.api.patch_status(path, outcome.patch, resource_version=version)
+                await self.api.patch_status(path, patch, resource_version=version)
+                return True, read
             except ApiError as exc:
                 if exc.status != 409:
                     raise
-                log.info("%s changed while reconciling (attempt %d): reading it again", path, attempt)
-                continue
-            return outcome
-        raise ApiError(409, "Conflict", f"{path} kept changing during {CONFLICT_ATTEMPTS} reconciliations")
+            fresh = await self.api.get(path)
+            if fresh is None or _decision_inputs(fresh) != _decision_inputs(read):
+                return False, fresh
+            read = fresh
+        return False, read
 
     async def decide(self, body: Mapping[str, Any]) -> SemIngestStatus:
         """The status this object moves to (its side effects, such as creating a run, done)."""
@@ -388,6 +401,7 @@ class Controller:
             driver_pod=pod,
             backend=ctx.status.backend,
         )
+        return obs
 
     async def _follow(self, ctx: ReconcileContext) -> SemIngestStatus:
         status, run = ctx.status, ctx.status.run_id
@@ -486,6 +500,11 @@ class Controller:
         self.metrics.set_phase(namespace, name, None)
         self.forget(uid)
         return deleted
+
+
+def _decision_inputs(body: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a reconciliation decides from (the rest of the object does not matter to it)."""
+    return body.get("spec"), body.get("status"), (body.get("metadata") or {}).get("generation")
 
 
 def _rank(phase: Phase | None) -> int:
