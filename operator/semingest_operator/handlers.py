@@ -63,6 +63,7 @@ def build_registry(
 
     @kopf.on.login(registry=registry)
     async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        api: KubeApi | None
         if conn.fixed is not None:
             info = conn.fixed
             api = KubeApi.from_connection(info)
@@ -122,16 +123,21 @@ def build_registry(
 
     # initial_delay: a new object's change handlers (and kopf's finalizer patch) go first.
     @kopf.timer(*RESOURCE, interval=config.poll_seconds, initial_delay=config.poll_seconds, registry=registry)
-    async def poll(body: kopf.Body, retry: int, **_: Any) -> None:
+    async def poll(body: kopf.Body, retry: int = 0, **_: Any) -> None:
         """Follow the Spark side (SparkApplication state, driver pod) and start scheduled runs."""
         await reconcile("timer", body, retry)
 
     @kopf.on.delete(*RESOURCE, registry=registry)
     async def deleted(
-        namespace: str, name: str, uid: str, retry: int, logger: logging.Logger, **_: Any
+        namespace: str | None,
+        name: str,
+        uid: str,
+        retry: int,
+        logger: logging.Logger | logging.LoggerAdapter[Any],
+        **_: Any,
     ) -> None:
         """Delete the runs now (their ownerReferences would, too, once the garbage collector runs)."""
-        gone = await guarded("delete", retry, lambda c: c.delete_all(namespace, name, uid))
+        gone = await guarded("delete", retry, lambda c: c.delete_all(namespace or "", name, uid))
         logger.info("deleted %d object(s) of SemIngest %s/%s", len(gone), namespace, name)
 
     return registry

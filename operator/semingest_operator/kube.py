@@ -116,7 +116,12 @@ class KubeApi:
             headers["Content-Type"] = content_type
         try:
             async with self._session.request(
-                method, self.server + path, json=body, params=params, headers=headers, ssl=self._ssl
+                method,
+                self.server + path,
+                json=body,
+                params=params,
+                headers=headers,
+                ssl=True if self._ssl is None else self._ssl,
             ) as resp:
                 data = await resp.json(content_type=None) if resp.content_length != 0 else {}
                 if resp.status >= 400:

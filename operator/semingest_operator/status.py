@@ -214,7 +214,7 @@ def conditions(
     """Conditions Submitted, Running, Succeeded, Failed for a phase (lastTransitionTime kept when
     a condition's status does not change). Suspended keeps the last run's Succeeded/Failed."""
     stamp = format_time(now)
-    prev = {c.get("type"): c for c in previous}
+    prev: dict[str, Mapping[str, Any]] = {str(c.get("type")): c for c in previous}
     truth: dict[Phase, tuple[bool, bool, bool, bool]] = {
         PENDING: (False, False, False, False),
         SUBMITTED: (True, False, False, False),

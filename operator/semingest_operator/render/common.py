@@ -99,9 +99,12 @@ def run_name(ingest: str, generation: int | None = None, tick: dt.datetime | Non
     Deterministic so that an operator restart finds the run it already created instead of
     creating a second one. A DNS-1035 label of at most RUN_NAME_MAX characters.
     """
-    if (generation is None) == (tick is None):
+    if generation is not None and tick is None:
+        suffix = f"-g{generation}"
+    elif tick is not None and generation is None:
+        suffix = f"-{tick.astimezone(dt.UTC):%Y%m%d%H%M}"
+    else:
         raise ValueError("give exactly one of generation and tick")
-    suffix = f"-g{generation}" if generation is not None else f"-{tick.astimezone(dt.UTC):%Y%m%d%H%M}"
     base = _dns_label(ingest)
     if len(base) + len(suffix) > RUN_NAME_MAX or base != ingest:
         keep = RUN_NAME_MAX - len(suffix) - 7
