@@ -12,6 +12,7 @@ from typing import Any
 from semingest_api.spec import (
     API_VERSION,
     DATABASE_URL_ENV,
+    GROUP,
     KIND,
     MODEL_MOUNT,
     SOURCE_MOUNT,
@@ -34,9 +35,9 @@ LABEL_NAME = "app.kubernetes.io/name"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_INSTANCE = "app.kubernetes.io/instance"
-LABEL_INGEST = "semingest.io/ingest"
-LABEL_RUN = "semingest.io/run"
-ANNOTATION_GENERATION = "semingest.io/generation"
+LABEL_INGEST = f"{GROUP}/ingest"
+LABEL_RUN = f"{GROUP}/run"
+ANNOTATION_GENERATION = f"{GROUP}/generation"
 MANAGED_BY = "semingest-operator"
 
 # The longest run name: leaves room for "-driver-svc" and Spark's "-exec-NNNN" executor pod suffix.
