@@ -128,12 +128,9 @@ class SemIngestStatus:
         """From a SemIngest object (its ``status``; a missing or empty status is the empty view).
         An unknown phase raises ValueError (the CRD's enum rejects it on the API server)."""
         raw: Mapping[str, Any] = body.get("status") or {}
-        phase = raw.get("phase")
         progress = raw.get("progress")
-        stage_seconds = raw.get("stageSeconds")
-        sizing = raw.get("sizing")
         return cls(
-            phase=Phase(phase) if phase else None,
+            phase=Phase(raw["phase"]) if raw.get("phase") else None,
             message=raw.get("message"),
             observed_generation=raw.get("observedGeneration"),
             run_id=raw.get("runId") or None,
@@ -144,8 +141,8 @@ class SemIngestStatus:
             completion_time=parse_time(raw.get("completionTime")),
             last_schedule_time=parse_time(raw.get("lastScheduleTime")),
             progress=None if progress is None else Progress.from_status(progress),
-            stage_seconds=None if stage_seconds is None else dict(stage_seconds),
-            sizing=None if sizing is None else dict(sizing),
+            stage_seconds=_copy(raw.get("stageSeconds")),
+            sizing=_copy(raw.get("sizing")),
             conditions=tuple(dict(c) for c in raw.get("conditions") or ()),
         )
 
@@ -167,6 +164,10 @@ _KEYS = {
     f.name: f.name.split("_")[0] + "".join(p.title() for p in f.name.split("_")[1:])
     for f in dataclasses.fields(SemIngestStatus)
 }
+
+
+def _copy(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if value is None else dict(value)
 
 
 def _encode(value: Any) -> Any:

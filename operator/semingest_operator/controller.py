@@ -416,14 +416,19 @@ class Controller:
             return ctx.observed()
         after = self._to_phase(ctx, obs.phase, obs.reason, message)
         if obs.phase.terminal:
+            await self._clean_up(ctx, given_up=obs.phase == Phase.FAILED and not obs.driver_started)
             after = dataclasses.replace(after, completion_time=ctx.now)
-            if obs.phase == Phase.FAILED and not obs.driver_started:
-                await self.delete_run(ctx.namespace, status)  # never let a run that was given up start later
-            try:
-                await self.prune_runs(ctx.namespace, ctx.name, keep=str(run))
-            except ApiError as exc:  # housekeeping only: never in the way of recording the result
-                log.warning("SemIngest %s/%s: cannot remove old runs: %s", ctx.namespace, ctx.name, exc)
         return after
+
+    async def _clean_up(self, ctx: ReconcileContext, *, given_up: bool) -> None:
+        """A run ended: delete it when it was given up before its driver started (so it never
+        starts later behind the operator's back); remove the objects of older runs."""
+        if given_up:
+            await self.delete_run(ctx.namespace, ctx.status)
+        try:
+            await self.prune_runs(ctx.namespace, ctx.name, keep=str(ctx.status.run_id))
+        except ApiError as exc:  # housekeeping only: never in the way of recording the result
+            log.warning("SemIngest %s/%s: cannot remove old runs: %s", ctx.namespace, ctx.name, exc)
 
     async def delete_run(self, namespace: str | None, status: SemIngestStatus) -> list[str]:
         """Delete one run's objects (what its owner's deletion would do); returns what was deleted."""

@@ -65,7 +65,7 @@ class KubeApi:
         self.server = server.rstrip("/")
         self._token = token
         self._token_file = token_file
-        self._ssl = ssl_context
+        self._ssl: ssl.SSLContext | bool = True if ssl_context is None else ssl_context  # True: verify
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
@@ -121,7 +121,7 @@ class KubeApi:
                 json=body,
                 params=params,
                 headers=headers,
-                ssl=True if self._ssl is None else self._ssl,
+                ssl=self._ssl,
             ) as resp:
                 data = await resp.json(content_type=None) if resp.content_length != 0 else {}
                 if resp.status >= 400:
