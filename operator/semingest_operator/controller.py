@@ -48,16 +48,6 @@ log = logging.getLogger(__name__)
 
 # Attempts of read -> decide -> conditional write when the object changes in between.
 CONFLICT_ATTEMPTS = 3
-# How far each phase is along a run: a Spark side lagging behind the status never moves it back.
-_RANK: dict[Phase | None, int] = {
-    None: -1,
-    Phase.PENDING: 0,
-    Phase.SUBMITTED: 1,
-    Phase.RUNNING: 2,
-    Phase.SUSPENDED: 2,
-    Phase.SUCCEEDED: 3,
-    Phase.FAILED: 3,
-}
 
 
 def utcnow() -> dt.datetime:
@@ -513,7 +503,20 @@ def _decision_inputs(body: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 def _rank(phase: Phase | None) -> int:
-    return _RANK[phase]
+    """How far a phase is along a run: a Spark side lagging behind the status never moves it back."""
+    match phase:
+        case None:
+            return -1
+        case Phase.PENDING:
+            return 0
+        case Phase.SUBMITTED:
+            return 1
+        case Phase.RUNNING | Phase.SUSPENDED:
+            return 2
+        case Phase.SUCCEEDED | Phase.FAILED:
+            return 3
+        case unreachable:
+            assert_never(unreachable)
 
 
 def _with_phase(

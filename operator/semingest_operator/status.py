@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from semingest_api.status import Phase, format_time
 
@@ -215,22 +215,36 @@ def conditions(
     a condition's status does not change). Suspended keeps the last run's Succeeded/Failed."""
     stamp = format_time(now)
     prev: dict[str, Mapping[str, Any]] = {str(c.get("type")): c for c in previous}
-    truth: dict[Phase, tuple[bool, bool, bool, bool]] = {
-        PENDING: (False, False, False, False),
-        SUBMITTED: (True, False, False, False),
-        RUNNING: (True, True, False, False),
-        SUCCEEDED: (True, False, True, False),
-        FAILED: (phase == FAILED and reason != "InvalidSpec", False, False, True),
-    }
+    # (Submitted, Running, Succeeded, Failed) of each phase
+    match phase:
+        case Phase.PENDING:
+            truth = (False, False, False, False)
+        case Phase.SUBMITTED:
+            truth = (True, False, False, False)
+        case Phase.RUNNING:
+            truth = (True, True, False, False)
+        case Phase.SUCCEEDED:
+            truth = (True, False, True, False)
+        case Phase.FAILED:
+            truth = (reason != "InvalidSpec", False, False, True)
+        case Phase.SUSPENDED:
+            return _suspended_conditions(message, generation, stamp, prev)
+        case unreachable:
+            assert_never(unreachable)
+    return [
+        _condition(ctype, value, reason, message, generation, stamp, prev)
+        for ctype, value in zip(CONDITION_TYPES, truth, strict=True)
+    ]
+
+
+def _suspended_conditions(
+    message: str, generation: int, stamp: str, prev: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """All False, but the last run's Succeeded/Failed stays (kubectl wait still sees it)."""
     out = []
-    if phase == SUSPENDED:
-        for ctype in CONDITION_TYPES:
-            keep = ctype in (SUCCEEDED, FAILED) and (prev.get(ctype) or {}).get("status") == "True"
-            if keep:
-                out.append(dict(prev[ctype]))
-            else:
-                out.append(_condition(ctype, False, SUSPENDED.value, message, generation, stamp, prev))
-        return out
-    for ctype, value in zip(CONDITION_TYPES, truth[Phase(phase)], strict=True):
-        out.append(_condition(ctype, value, reason, message, generation, stamp, prev))
+    for ctype in CONDITION_TYPES:
+        if ctype in (SUCCEEDED, FAILED) and (prev.get(ctype) or {}).get("status") == "True":
+            out.append(dict(prev[ctype]))
+        else:
+            out.append(_condition(ctype, False, SUSPENDED.value, message, generation, stamp, prev))
     return out
