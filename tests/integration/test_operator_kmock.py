@@ -429,6 +429,24 @@ async def test_operator_restart_creates_nothing_new(emulator, config):
     assert len(posts) == 2  # the second one answered 409 Already Exists and the run was adopted
 
 
+async def test_two_replicas_start_one_run_and_record_it_once(emulator, config):
+    """Two operators on the same SemIngest (a second replica, or an old one still running): the
+    status writes are conditional on the resourceVersion read, so one run is recorded, once."""
+    async with Operator(emulator, config) as one, Operator(emulator, config) as two:
+        await create(emulator, semingest("twin"))
+        status = await eventually(phase_is(emulator, "twin", "Submitted"), what="phase Submitted")
+        await asyncio.sleep(0.6)  # both replicas' timers tick a few times
+        assert list(live(emulator, SPARKAPPS)) == [(NS, "twin-g1")] and status["runId"] == "twin-g1"
+        started = sum(op.metrics.runs_started.labels("sparkOperator")._value.get() for op in (one, two))
+        assert started == 1, "the run is counted as started by one replica only"
+        await patch_status(emulator, sparkapp_path("twin-g1"), {"applicationState": {"state": "COMPLETED"}})
+        status = await eventually(phase_is(emulator, "twin", "Succeeded"), what="phase Succeeded")
+        await asyncio.sleep(0.6)
+    assert sem_status(emulator, "twin")["completionTime"] == status["completionTime"], "completed once"
+    assert list(live(emulator, SPARKAPPS)) == [(NS, "twin-g1")]
+    assert_status_fits_the_crd(sem_status(emulator, "twin"))
+
+
 async def test_native_backend_creates_driver_pod_service_and_executor_template(emulator, config):
     obj = semingest("nat", backend="native", executors={"strategy": "tiny", "nodes": 1, "coresPerNode": 4})
     async with Operator(emulator, config):
