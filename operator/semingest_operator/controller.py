@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
-from semingest_api.spec import API_VERSION, SemIngestSpec, SpecError
+from semingest_api.spec import API_VERSION, KIND, SemIngestSpec, SpecError
 from semingest_api.status import Phase, SemIngestStatus, parse_time
 from semingest_operator import schedule
 from semingest_operator import status as st
@@ -110,7 +110,7 @@ NOTHING = Outcome(SemIngestStatus(), SemIngestStatus())
 
 
 def semingest_path(namespace: str, name: str) -> str:
-    return object_path(API_VERSION, "SemIngest", namespace, name)
+    return object_path(API_VERSION, KIND, namespace, name)
 
 
 class Controller:

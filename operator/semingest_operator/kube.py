@@ -38,8 +38,8 @@ class ApiError(Exception):
 
     @property
     def temporary(self) -> bool:
-        """Worth retrying: server errors, throttling, expired credentials."""
-        return self.status >= 500 or self.status in (401, 408, 429)
+        """Worth retrying: server errors, throttling, expired credentials, a write conflict."""
+        return self.status >= 500 or self.status in (401, 408, 429) or self.reason == "Conflict"
 
 
 def collection_path(api_version: str, plural: str, namespace: str | None) -> str:
