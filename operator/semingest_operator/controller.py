@@ -21,7 +21,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
@@ -466,21 +466,11 @@ class Controller:
     async def prune_runs(self, namespace: str, name: str, keep: str) -> list[str]:
         """Delete the objects of finished runs beyond the newest ``runs_kept`` (schedules add up)."""
         owned = await self._owned(namespace, name)
-        newest: dict[str, str] = {}
-        for _, item in owned:
-            meta = item.get("metadata") or {}
-            run = (meta.get("labels") or {}).get(LABEL_RUN)
-            if run:
-                newest[run] = max(newest.get(run, ""), meta.get("creationTimestamp") or "")
-        older = sorted((r for r in newest if r != keep), key=lambda r: (newest[r], r), reverse=True)
-        kept = {keep, *older[: max(0, self.config.runs_kept - 1)]}
+        kept = runs_to_keep([item for _, item in owned], keep, self.config.runs_kept)
         deleted = []
         for path, item in owned:
-            meta = item.get("metadata") or {}
-            if (meta.get("labels") or {}).get(LABEL_RUN) not in kept and await self.api.delete(
-                f"{path}/{meta['name']}"
-            ):
-                deleted.append(f"{path}/{meta['name']}")
+            if _run_of(item) not in kept and await self.api.delete(f"{path}/{item['metadata']['name']}"):
+                deleted.append(f"{path}/{item['metadata']['name']}")
         if deleted:
             log.info("SemIngest %s/%s: removed %d object(s) of old runs", namespace, name, len(deleted))
         return deleted
@@ -495,6 +485,23 @@ class Controller:
         self.metrics.set_phase(namespace, name, None)
         self.forget(uid)
         return deleted
+
+
+def _run_of(item: Mapping[str, Any]) -> str | None:
+    """The run an object belongs to (its run label)."""
+    return ((item.get("metadata") or {}).get("labels") or {}).get(LABEL_RUN)
+
+
+def runs_to_keep(items: Sequence[Mapping[str, Any]], keep: str, runs_kept: int) -> set[str]:
+    """``keep`` and the newest other runs (by their newest object), ``runs_kept`` in all."""
+    newest: dict[str, str] = {}
+    for item in items:
+        run = _run_of(item)
+        if run:
+            created = (item.get("metadata") or {}).get("creationTimestamp") or ""
+            newest[run] = max(newest.get(run, ""), created)
+    older = sorted((r for r in newest if r != keep), key=lambda r: (newest[r], r), reverse=True)
+    return {keep, *older[: max(0, runs_kept - 1)]}
 
 
 def _decision_inputs(body: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -303,3 +303,22 @@ async def test_a_deleted_object_is_left_alone(api):
     obj = semingest()
     outcome = await controller(api).reconcile(obj)
     assert outcome.patch == {} and api.calls == [("GET", semingest_path(NS, "ing"))]
+
+
+def test_runs_to_keep_are_the_current_run_and_the_newest_others():
+    from semingest_operator.controller import runs_to_keep
+
+    def obj(run: str | None, created: str) -> dict[str, Any]:
+        labels = {"semingest.io/run": run} if run else {}
+        return {"metadata": {"labels": labels, "creationTimestamp": created}}
+
+    items = [
+        obj("a", "2026-03-01T00:00:00Z"),
+        obj("b", "2026-03-02T00:00:00Z"),
+        obj("c", "2026-03-03T00:00:00Z"),
+        obj("c", "2026-02-01T00:00:00Z"),  # an older object of run c: the newest one counts
+        obj(None, "2026-03-04T00:00:00Z"),  # not of any run
+    ]
+    assert runs_to_keep(items, keep="a", runs_kept=2) == {"a", "c"}
+    assert runs_to_keep(items, keep="a", runs_kept=1) == {"a"}
+    assert runs_to_keep(items, keep="b", runs_kept=3) == {"a", "b", "c"}
