@@ -50,14 +50,24 @@ db-up: ## Start the local MariaDB (127.0.0.1:3306) when it is down
 	tools/ensure_mariadb.sh
 
 .PHONY: test
-test: setup db-up ## Run lint, unit, integration and chart tests (MariaDB, Spark local, Tesseract, kmock, helm)
+test: setup db-up ## Run lint, layering, type check, unit, integration and chart tests (MariaDB, Spark local, Tesseract, kmock, helm)
 	$(BIN)/ruff check .
+	$(MAKE) --no-print-directory layers typecheck
 	$(BIN)/pytest -ra $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: setup ## ruff check and format check
+lint: setup ## ruff check and format check, layering (import-linter), type check (mypy)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory layers typecheck
+
+.PHONY: layers
+layers: setup ## Import layering: worker and operator independent, semingest_api imports neither
+	$(BIN)/lint-imports
+
+.PHONY: typecheck
+typecheck: setup ## mypy over semingest_api, semingest_operator and semingest_worker (pyproject.toml)
+	$(BIN)/mypy
 
 .PHONY: bench
 bench: setup db-up ## Benchmark (JSON in build/bench.json, table in build/bench.md); BENCH_IMAGES=N

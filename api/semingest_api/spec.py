@@ -124,7 +124,7 @@ _PATTERN_HINTS = {
 def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:
     if error.validator == "pattern" and error.validator_value in _PATTERN_HINTS:
         return _field_path(error), f"{error.instance!r} {_PATTERN_HINTS[error.validator_value]}"
-    if error.validator == "oneOf" and error.schema is not None:
+    if error.validator == "oneOf" and isinstance(error.schema, Mapping):
         options = [" / ".join(o.get("required", [])) for o in error.schema.get("oneOf", [])]
         return _field_path(error), f"exactly one of {', '.join(options)} must be set"
     if error.validator == "required":

@@ -1,22 +1,32 @@
-"""Reconciliation of one SemIngest: start a run when one is due, follow the active run.
+"""Reconciliation of one SemIngest: an explicit state machine over ``status.phase``.
 
-Every method returns the status patch to apply (the kopf handlers apply it): the operator never
-holds state of its own between calls, so a restart continues where the last status left off.
-Run names are deterministic (generation or schedule tick), creation treats "already exists" as
-success, so a restart or a retried handler never creates a second run for the same trigger.
+Each reconciliation reads the object afresh, builds one ``ReconcileContext`` (uid, meta, spec,
+status, generation, now) and hands it to the handler of the current phase (``_transition``):
+
+    (none) / Pending  -> start a run when one is due (spec generation not run yet, schedule tick)
+    Submitted/Running -> follow the active run on the Spark side until it ends
+    Succeeded/Failed  -> start the next run when one is due
+    Suspended         -> nothing while spec.suspend; on resume, start or wait for the next tick
+
+A handler returns the status it leads to; the controller writes the difference as a merge
+patch conditional on the resourceVersion it read (``KubeApi.patch_status``), so the API server
+rejects a write computed from a stale object (409 Conflict: read again, decide again). All
+state lives in the object: a restart or a second replica continues from the status. Run names
+are deterministic (generation or schedule tick) and creation treats "already exists" as adoption.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
-from semingest_api.spec import SemIngestSpec, SpecError
+from semingest_api.spec import API_VERSION, KIND, SemIngestSpec, SpecError
+from semingest_api.status import Phase, SemIngestStatus, parse_time
 from semingest_operator import schedule
 from semingest_operator import status as st
 from semingest_operator.kube import ApiError, KubeApi, collection_path, object_path
@@ -36,9 +46,8 @@ from semingest_operator.sizing import NodeResources, node_resources
 
 log = logging.getLogger(__name__)
 
-# A run this process started is not started again while its status patch is on its way back.
-RECENT_START_SECONDS = 30.0
-_RANK = {st.PENDING: 0, st.SUBMITTED: 1, st.RUNNING: 2, st.SUSPENDED: 2, st.SUCCEEDED: 3, st.FAILED: 3}
+# Attempts of read -> decide -> conditional write when the object changes in between.
+CONFLICT_ATTEMPTS = 3
 
 
 def utcnow() -> dt.datetime:
@@ -55,6 +64,55 @@ class OperatorConfig:
     policy: InstallationPolicy = field(default_factory=InstallationPolicy)  # what SemIngest authors may ask
 
 
+@dataclass(frozen=True)
+class ReconcileContext:
+    """One SemIngest as read for one reconciliation, with the moment it is decided at."""
+
+    uid: str
+    meta: Mapping[str, Any]
+    spec: SemIngestSpec
+    status: SemIngestStatus
+    generation: int
+    now: dt.datetime
+    body: Mapping[str, Any]  # the object as read (rendering takes it whole)
+
+    @property
+    def namespace(self) -> str:
+        return str(self.meta.get("namespace") or "")
+
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("name") or "")
+
+    def observed(self) -> SemIngestStatus:
+        """The status unchanged but for observedGeneration (nothing else to do)."""
+        return dataclasses.replace(self.status, observed_generation=self.generation)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one reconciliation did: the status before and after (``patch`` is what was written)."""
+
+    before: SemIngestStatus
+    after: SemIngestStatus
+
+    @property
+    def patch(self) -> dict[str, Any]:
+        return self.after.to_patch(since=self.before)
+
+    @property
+    def started_run(self) -> bool:
+        """A run was started (or an existing one adopted) and recorded as Submitted."""
+        return self.after.phase == Phase.SUBMITTED and self.after.run_id not in (None, self.before.run_id)
+
+
+NOTHING = Outcome(SemIngestStatus(), SemIngestStatus())
+
+
+def semingest_path(namespace: str, name: str) -> str:
+    return object_path(API_VERSION, KIND, namespace, name)
+
+
 class Controller:
     def __init__(
         self,
@@ -67,136 +125,173 @@ class Controller:
         self.config = config
         self.metrics = metrics
         self.clock = clock
-        # Per-process caches, keyed by the SemIngest's uid: one reconciliation at a time per
-        # object (kopf runs the timer and the change handlers concurrently), and the last run
-        # started here (handlers may still see the body from before that run's status patch).
+        # Per-process cache, keyed by the SemIngest's uid: one reconciliation at a time per object
+        # in this process (kopf runs the timer and the change handlers concurrently). Correctness
+        # does not rest on it: every status write is conditional on the resourceVersion read.
         self._locks: dict[str, asyncio.Lock] = {}
-        self._started: dict[str, tuple[str, float]] = {}
-        self._finished: dict[str, tuple[str, float]] = {}
 
     # -- entry point ---------------------------------------------------------------------------
-    async def reconcile(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """The status patch that moves this SemIngest on (empty: nothing to do)."""
-        uid = (body.get("metadata") or {}).get("uid") or ""
-        lock = self._locks.setdefault(uid, asyncio.Lock())
-        async with lock:
-            patch = await self._reconcile(body)
+    async def reconcile(self, body: Mapping[str, Any]) -> Outcome:
+        """Read the SemIngest afresh, move it on, write its status; what changed (or NOTHING)."""
         meta = body.get("metadata") or {}
-        phase = patch.get("phase") or (body.get("status") or {}).get("phase")
-        if phase:  # also after a restart, for objects with nothing to do
-            self.metrics.set_phase(meta.get("namespace", ""), meta.get("name", ""), phase)
-        return patch
+        namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+        lock = self._locks.setdefault(str(meta.get("uid") or ""), asyncio.Lock())
+        async with lock:
+            outcome = await self._reconcile(semingest_path(namespace, name))
+        if outcome.started_run:
+            self.metrics.runs_started.labels(outcome.after.backend).inc()
+        if outcome.after.phase:  # also after a restart, for objects with nothing to do
+            self.metrics.set_phase(namespace, name, outcome.after.phase)
+        return outcome
 
     def forget(self, uid: str) -> None:
         self._locks.pop(uid, None)
-        self._started.pop(uid, None)
-        self._finished.pop(uid, None)
 
-    async def _reconcile(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    async def _reconcile(self, path: str) -> Outcome:
+        current = await self.api.get(path)
+        for _ in range(CONFLICT_ATTEMPTS):
+            if current is None:  # deleted meanwhile
+                return NOTHING
+            outcome = Outcome(SemIngestStatus.from_body(current), await self.decide(current))
+            if not outcome.patch:
+                return outcome
+            written, current = await self._write(path, current, outcome.patch)
+            if written:
+                return outcome
+            log.info("%s changed while it was reconciled: deciding again", path)
+        raise ApiError(409, "Conflict", f"{path} kept changing during {CONFLICT_ATTEMPTS} reconciliations")
+
+    async def _write(
+        self, path: str, read: dict[str, Any], patch: Mapping[str, Any]
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """Write the status patch conditionally on the version it was decided from: (True, read)
+        when written, else (False, the object as it is now). A conflict with a change that the
+        decision does not rest on (e.g. kopf's own annotations) writes it again to the new version."""
+        for _ in range(CONFLICT_ATTEMPTS):
+            version = (read.get("metadata") or {}).get("resourceVersion")
+            try:
+                await self.api.patch_status(path, patch, resource_version=version)
+                return True, read
+            except ApiError as exc:
+                if exc.status != 409:
+                    raise
+            fresh = await self.api.get(path)
+            if fresh is None or _decision_inputs(fresh) != _decision_inputs(read):
+                return False, fresh
+            read = fresh
+        return False, read
+
+    async def decide(self, body: Mapping[str, Any]) -> SemIngestStatus:
+        """The status this object moves to (its side effects, such as creating a run, done)."""
         meta = body.get("metadata") or {}
         generation = int(meta.get("generation") or 1)
-        status = dict(body.get("status") or {})
+        status = SemIngestStatus.from_body(body)
         now = self.clock()
         try:
             spec = check_spec(body.get("spec") or {}, self.config.default_image, self.config.policy)
         except SpecError as exc:
             return self._invalid(meta, status, exc, generation, now)
-        if status.get("runId") and not status.get("completionTime"):
-            if _recent(self._finished.get(meta.get("uid") or ""), status["runId"]):
-                return {}  # finished a moment ago; this body predates the completion patch
-            patch = await self._follow(meta, spec, status, generation, now)
-            if patch.get("completionTime"):
-                self._finished[meta.get("uid") or ""] = (status["runId"], time.monotonic())
-            return patch
-        if spec.suspend:
-            if status.get("phase") == st.SUSPENDED and status.get("observedGeneration") == generation:
-                return {}
-            return self._phase(
-                meta, status, st.SUSPENDED, "Suspended", "suspend is true: no new runs", generation, now
-            )
-        run, tick = self._due_run(meta, spec, status, generation, now)
-        if run is None:
-            if status.get("phase") == st.SUSPENDED:  # resumed, nothing due yet (a schedule waits)
-                return self._phase(
-                    meta,
-                    status,
-                    st.PENDING,
-                    "Waiting",
-                    "waiting for the next scheduled tick",
-                    generation,
-                    now,
-                )
-            return (
-                {} if status.get("observedGeneration") == generation else {"observedGeneration": generation}
-            )
-        if _recent(self._started.get(meta.get("uid") or ""), run):
-            return {}  # started by this process a moment ago; this body predates its status patch
-        patch = await self._start(body, spec, status, generation, run, tick, now)
-        if patch.get("runId") == run:
-            self._started[meta.get("uid") or ""] = (run, time.monotonic())
-        return patch
+        ctx = ReconcileContext(
+            uid=str(meta.get("uid") or ""),
+            meta=meta,
+            spec=spec,
+            status=status,
+            generation=generation,
+            now=now,
+            body=body,
+        )
+        return await self._transition(ctx)
 
-    # -- phases --------------------------------------------------------------------------------
-    def _phase(
-        self,
-        meta: Mapping[str, Any],
-        status: Mapping[str, Any],
-        phase: str,
-        reason: str,
-        message: str,
-        generation: int,
-        now: dt.datetime,
-    ) -> dict[str, Any]:
-        return {
-            "phase": phase,
-            "message": message,
-            "observedGeneration": generation,
-            "conditions": st.conditions(
-                phase,
-                reason,
-                message,
-                generation=generation,
-                now=now,
-                previous=status.get("conditions") or (),
-            ),
-        }
+    # -- one handler per phase -----------------------------------------------------------------
+    async def _transition(self, ctx: ReconcileContext) -> SemIngestStatus:
+        match ctx.status.phase:
+            case None | Phase.PENDING:
+                return await self._reconcile_pending(ctx)
+            case Phase.SUBMITTED | Phase.RUNNING:
+                return await self._reconcile_running(ctx)
+            case Phase.SUCCEEDED | Phase.FAILED:
+                return await self._reconcile_finished(ctx)
+            case Phase.SUSPENDED:
+                return await self._reconcile_suspended(ctx)
+            case unreachable:
+                assert_never(unreachable)
+
+    async def _reconcile_pending(self, ctx: ReconcileContext) -> SemIngestStatus:
+        """New, or waiting for a scheduled tick: start a run when one is due."""
+        if ctx.status.run_active:  # a run without a phase (the phase was edited away): follow it
+            return await self._follow(ctx)
+        return await self._start_due(ctx)
+
+    async def _reconcile_running(self, ctx: ReconcileContext) -> SemIngestStatus:
+        """Submitted or Running: follow the run on the Spark side until it ends."""
+        if not ctx.status.run_active:  # no run recorded (the status was edited): start afresh
+            return await self._start_due(ctx)
+        return await self._follow(ctx)
+
+    async def _reconcile_finished(self, ctx: ReconcileContext) -> SemIngestStatus:
+        """Succeeded or Failed: start the next run when one is due (spec changed, schedule tick).
+        A spec that turned invalid during a run fails the SemIngest, but the run goes on."""
+        if ctx.status.run_active:
+            return await self._follow(ctx)
+        return await self._start_due(ctx)
+
+    async def _reconcile_suspended(self, ctx: ReconcileContext) -> SemIngestStatus:
+        """Suspended: no new runs while spec.suspend; resumed, start a due run or wait for a tick.
+        A run the spark-operator suspended is still followed."""
+        if ctx.status.run_active:
+            return await self._follow(ctx)
+        if ctx.spec.suspend:
+            return ctx.status if ctx.status.observed_generation == ctx.generation else self._suspend(ctx)
+        due = self._due_run(ctx)
+        if due is None:  # resumed, nothing due yet (a schedule waits)
+            return self._to_phase(ctx, Phase.PENDING, "Waiting", "waiting for the next scheduled tick")
+        return await self._start(ctx, *due)
+
+    # -- transitions ---------------------------------------------------------------------------
+    def _to_phase(self, ctx: ReconcileContext, phase: Phase, reason: str, message: str) -> SemIngestStatus:
+        return _with_phase(ctx.status, phase, reason, message, ctx.generation, ctx.now)
+
+    def _suspend(self, ctx: ReconcileContext) -> SemIngestStatus:
+        return self._to_phase(ctx, Phase.SUSPENDED, "Suspended", "suspend is true: no new runs")
 
     def _invalid(
         self,
         meta: Mapping[str, Any],
-        status: Mapping[str, Any],
+        status: SemIngestStatus,
         exc: SpecError,
         generation: int,
         now: dt.datetime,
-    ) -> dict[str, Any]:
+    ) -> SemIngestStatus:
         message = f"invalid spec: {exc}"
-        if status.get("message") == message and status.get("observedGeneration") == generation:
-            return {}
+        if status.message == message and status.observed_generation == generation:
+            return status
         self.metrics.render_errors.labels(exc.field).inc()
         log.warning("SemIngest %s/%s: %s", meta.get("namespace"), meta.get("name"), message)
-        return self._phase(meta, status, st.FAILED, "InvalidSpec", message, generation, now)
+        return _with_phase(status, Phase.FAILED, "InvalidSpec", message, generation, now)
 
-    def _due_run(
-        self,
-        meta: Mapping[str, Any],
-        spec: SemIngestSpec,
-        status: Mapping[str, Any],
-        generation: int,
-        now: dt.datetime,
-    ) -> tuple[str | None, dt.datetime | None]:
-        if status.get("runGeneration") != generation:
-            return run_name(meta["name"], generation=generation), None
-        if spec.schedule:
+    async def _start_due(self, ctx: ReconcileContext) -> SemIngestStatus:
+        if ctx.spec.suspend:
+            return self._suspend(ctx)
+        due = self._due_run(ctx)
+        if due is None:
+            return ctx.observed()
+        return await self._start(ctx, *due)
+
+    def _due_run(self, ctx: ReconcileContext) -> tuple[str, dt.datetime | None] | None:
+        """(run name, schedule tick or None) of the run due now, or None."""
+        if ctx.status.run_generation != ctx.generation:
+            return run_name(ctx.name, generation=ctx.generation), None
+        if ctx.spec.schedule:
             last = (
-                st.parse_time(status.get("lastScheduleTime"))
-                or st.parse_time(status.get("startTime"))
-                or st.parse_time(meta.get("creationTimestamp"))
-                or now
+                ctx.status.last_schedule_time
+                or ctx.status.start_time
+                or parse_time(ctx.meta.get("creationTimestamp"))
+                or ctx.now
             )
-            tick = schedule.due_tick(spec.schedule, last, now)
+            tick = schedule.due_tick(ctx.spec.schedule, last, ctx.now)
             if tick is not None:
-                return run_name(meta["name"], tick=tick), tick
-        return None, None
+                return run_name(ctx.name, tick=tick), tick
+        return None
 
     # -- starting a run ------------------------------------------------------------------------
     async def _nodes(self) -> list[NodeResources] | None:
@@ -209,21 +304,11 @@ class Controller:
             return None
         return [n for n in (node_resources(i) for i in items) if n is not None]
 
-    async def _start(
-        self,
-        body: Mapping[str, Any],
-        spec: SemIngestSpec,
-        status: Mapping[str, Any],
-        generation: int,
-        run: str,
-        tick: dt.datetime | None,
-        now: dt.datetime,
-    ) -> dict[str, Any]:
-        meta = body["metadata"]
-        nodes = await self._nodes() if spec.executors.strategy == "auto" else None
+    async def _start(self, ctx: ReconcileContext, run: str, tick: dt.datetime | None) -> SemIngestStatus:
+        nodes = await self._nodes() if ctx.spec.executors.strategy == "auto" else None
         try:
             rendered = render_run(
-                body,
+                ctx.body,
                 default_image=self.config.default_image,
                 driver_service_account=self.config.driver_service_account,
                 nodes=nodes,
@@ -231,15 +316,15 @@ class Controller:
                 policy=self.config.policy,
             )
         except SpecError as exc:
-            return self._invalid(meta, status, exc, generation, now)
-        started = now
+            return self._invalid(ctx.meta, ctx.status, exc, ctx.generation, ctx.now)
+        started = ctx.now
         for manifest in rendered.manifests:
             try:
                 obj, created = await self.api.create(manifest)
             except ApiError as exc:
                 if exc.temporary:
                     raise
-                return self._create_failed(meta, status, generation, run, manifest, exc, now)
+                return self._create_failed(ctx, run, manifest, exc)
             if created:
                 log.info("run %s: created %s %s", run, manifest["kind"], manifest["metadata"]["name"])
             else:  # an earlier attempt (or operator instance) created it: adopt it
@@ -249,36 +334,26 @@ class Controller:
                     manifest["kind"],
                     manifest["metadata"]["name"],
                 )
-                created_at = st.parse_time((obj.get("metadata") or {}).get("creationTimestamp"))
+                created_at = parse_time((obj.get("metadata") or {}).get("creationTimestamp"))
                 started = min(started, created_at) if created_at else started
-        self.metrics.runs_started.labels(rendered.backend).inc()
         message = f"run {run} submitted ({rendered.sizing.reason})"
-        patch = self._phase(meta, status, st.SUBMITTED, "Submitted", message, generation, now)
-        patch.update(
-            runId=run,
-            runGeneration=generation,
-            sparkApplication=rendered.spark_application,
-            driverPod=rendered.driver_pod,
-            startTime=st.format_time(started),
-            completionTime=None,
+        return dataclasses.replace(
+            self._to_phase(ctx, Phase.SUBMITTED, "Submitted", message),
+            run_id=run,
+            run_generation=ctx.generation,
+            spark_application=rendered.spark_application,
+            driver_pod=rendered.driver_pod,
+            start_time=started,
+            completion_time=None,
             progress=None,
-            stageSeconds=None,
+            stage_seconds=None,
             sizing=rendered.sizing.as_status(),
+            last_schedule_time=tick if tick is not None else ctx.status.last_schedule_time,
         )
-        if tick is not None:
-            patch["lastScheduleTime"] = st.format_time(tick)
-        return patch
 
     def _create_failed(
-        self,
-        meta: Mapping[str, Any],
-        status: Mapping[str, Any],
-        generation: int,
-        run: str,
-        manifest: Mapping[str, Any],
-        exc: ApiError,
-        now: dt.datetime,
-    ) -> dict[str, Any]:
+        self, ctx: ReconcileContext, run: str, manifest: Mapping[str, Any], exc: ApiError
+    ) -> SemIngestStatus:
         kind = manifest["kind"]
         if kind == "SparkApplication" and exc.status == 404:
             reason = "SparkOperatorMissing"
@@ -289,77 +364,76 @@ class Controller:
         else:
             reason = f"Create{kind}Failed"
             message = f"run {run}: cannot create {kind} {manifest['metadata']['name']}: {exc}"
-        patch = self._phase(meta, status, st.FAILED, reason, message, generation, now)
-        patch.update(runId=run, runGeneration=generation, completionTime=st.format_time(now))
-        return patch
+        return dataclasses.replace(
+            self._to_phase(ctx, Phase.FAILED, reason, message),
+            run_id=run,
+            run_generation=ctx.generation,
+            completion_time=ctx.now,
+        )
 
     # -- following the active run --------------------------------------------------------------
-    async def _follow(
-        self,
-        meta: Mapping[str, Any],
-        spec: SemIngestSpec,
-        status: Mapping[str, Any],
-        generation: int,
-        now: dt.datetime,
-    ) -> dict[str, Any]:
-        ns = meta.get("namespace")
-        run = status["runId"]
-        pod_name = status.get("driverPod") or f"{run}-driver"
-        pod = await self.api.get(object_path("v1", "Pod", ns, pod_name))
-        backend = "sparkOperator" if status.get("sparkApplication") else "native"
-        if backend == "sparkOperator":
-            app_path = object_path(
-                SPARK_OPERATOR_API_VERSION, "SparkApplication", ns, status["sparkApplication"]
-            )
+    async def _observe(self, ctx: ReconcileContext) -> st.Observation:
+        """What the Spark side says about the active run."""
+        run = ctx.status.run_id
+        pod_name = ctx.status.driver_pod or f"{run}-driver"
+        pod = await self.api.get(object_path("v1", "Pod", ctx.namespace, pod_name))
+        app_name = ctx.status.spark_application
+        if app_name:
+            app_path = object_path(SPARK_OPERATOR_API_VERSION, "SparkApplication", ctx.namespace, app_name)
             obs = st.observe_spark_application(await self.api.get(app_path), pod)
         else:
             obs = st.observe_driver_pod(pod)
         obs = st.apply_start_timeout(
             obs,
-            started_at=st.parse_time(status.get("startTime")) or now,
-            now=now,
-            timeout_seconds=spec.driver.start_timeout_seconds,
+            started_at=ctx.status.start_time or ctx.now,
+            now=ctx.now,
+            timeout_seconds=ctx.spec.driver.start_timeout_seconds,
             driver_pod=pod,
-            backend=backend,
+            backend=ctx.status.backend,
         )
-        current = status.get("phase")
-        if obs.phase not in st.TERMINAL and _RANK.get(current, -1) > _RANK[obs.phase]:
-            # e.g. the driver already reported Running while the SparkApplication still says SUBMITTED
-            return (
-                {} if status.get("observedGeneration") == generation else {"observedGeneration": generation}
-            )
-        message = f"run {run}: {obs.message}"
-        if obs.phase == st.SUCCEEDED:
-            message = f"run {run} completed{_progress_summary(status)}"
-        if obs.phase == current and status.get("message") == message and obs.phase not in st.TERMINAL:
-            return (
-                {} if status.get("observedGeneration") == generation else {"observedGeneration": generation}
-            )
-        patch = self._phase(meta, status, obs.phase, obs.reason, message, generation, now)
-        if obs.phase in st.TERMINAL:
-            patch["completionTime"] = st.format_time(now)
-            if obs.phase == st.FAILED and not obs.driver_started:
-                await self.delete_run(ns, status)  # never let a run that was given up start later
-            try:
-                await self.prune_runs(ns, meta["name"], keep=run)
-            except ApiError as exc:  # housekeeping only: never in the way of recording the result
-                log.warning("SemIngest %s/%s: cannot remove old runs: %s", ns, meta["name"], exc)
-        return patch
+        return obs
 
-    async def delete_run(self, namespace: str | None, status: Mapping[str, Any]) -> list[str]:
+    async def _follow(self, ctx: ReconcileContext) -> SemIngestStatus:
+        status, run = ctx.status, ctx.status.run_id
+        obs = await self._observe(ctx)
+        if not obs.phase.terminal and _rank(status.phase) > _rank(obs.phase):
+            # e.g. the driver already reported Running while the SparkApplication still says SUBMITTED
+            return ctx.observed()
+        message = f"run {run}: {obs.message}"
+        if obs.phase == Phase.SUCCEEDED:
+            message = f"run {run} completed{_progress_summary(status)}"
+        if obs.phase == status.phase and status.message == message and not obs.phase.terminal:
+            return ctx.observed()
+        after = self._to_phase(ctx, obs.phase, obs.reason, message)
+        if obs.phase.terminal:
+            await self._clean_up(ctx, given_up=obs.phase == Phase.FAILED and not obs.driver_started)
+            after = dataclasses.replace(after, completion_time=ctx.now)
+        return after
+
+    async def _clean_up(self, ctx: ReconcileContext, *, given_up: bool) -> None:
+        """A run ended: delete it when it was given up before its driver started (so it never
+        starts later behind the operator's back); remove the objects of older runs."""
+        if given_up:
+            await self.delete_run(ctx.namespace, ctx.status)
+        try:
+            await self.prune_runs(ctx.namespace, ctx.name, keep=str(ctx.status.run_id))
+        except ApiError as exc:  # housekeeping only: never in the way of recording the result
+            log.warning("SemIngest %s/%s: cannot remove old runs: %s", ctx.namespace, ctx.name, exc)
+
+    async def delete_run(self, namespace: str | None, status: SemIngestStatus) -> list[str]:
         """Delete one run's objects (what its owner's deletion would do); returns what was deleted."""
-        run = status.get("runId")
+        run = status.run_id
         deleted = []
         paths = []
-        if status.get("sparkApplication"):
+        if status.spark_application:
             paths.append(
                 object_path(
-                    SPARK_OPERATOR_API_VERSION, "SparkApplication", namespace, status["sparkApplication"]
+                    SPARK_OPERATOR_API_VERSION, "SparkApplication", namespace, status.spark_application
                 )
             )
         else:
             paths += [
-                object_path("v1", "Pod", namespace, status.get("driverPod") or f"{run}-driver"),
+                object_path("v1", "Pod", namespace, status.driver_pod or f"{run}-driver"),
                 object_path("v1", "Service", namespace, f"{run}-driver-svc"),
                 object_path("v1", "ConfigMap", namespace, f"{run}-executor-template"),
             ]
@@ -392,21 +466,11 @@ class Controller:
     async def prune_runs(self, namespace: str, name: str, keep: str) -> list[str]:
         """Delete the objects of finished runs beyond the newest ``runs_kept`` (schedules add up)."""
         owned = await self._owned(namespace, name)
-        newest: dict[str, str] = {}
-        for _, item in owned:
-            meta = item.get("metadata") or {}
-            run = (meta.get("labels") or {}).get(LABEL_RUN)
-            if run:
-                newest[run] = max(newest.get(run, ""), meta.get("creationTimestamp") or "")
-        older = sorted((r for r in newest if r != keep), key=lambda r: (newest[r], r), reverse=True)
-        kept = {keep, *older[: max(0, self.config.runs_kept - 1)]}
+        kept = runs_to_keep([item for _, item in owned], keep, self.config.runs_kept)
         deleted = []
         for path, item in owned:
-            meta = item.get("metadata") or {}
-            if (meta.get("labels") or {}).get(LABEL_RUN) not in kept and await self.api.delete(
-                f"{path}/{meta['name']}"
-            ):
-                deleted.append(f"{path}/{meta['name']}")
+            if _run_of(item) not in kept and await self.api.delete(f"{path}/{item['metadata']['name']}"):
+                deleted.append(f"{path}/{item['metadata']['name']}")
         if deleted:
             log.info("SemIngest %s/%s: removed %d object(s) of old runs", namespace, name, len(deleted))
         return deleted
@@ -423,12 +487,61 @@ class Controller:
         return deleted
 
 
-def _recent(entry: tuple[str, float] | None, run: str) -> bool:
-    return entry is not None and entry[0] == run and time.monotonic() - entry[1] < RECENT_START_SECONDS
+def _run_of(item: Mapping[str, Any]) -> str | None:
+    """The run an object belongs to (its run label)."""
+    return ((item.get("metadata") or {}).get("labels") or {}).get(LABEL_RUN)
 
 
-def _progress_summary(status: Mapping[str, Any]) -> str:
-    progress = status.get("progress") or {}
-    keys = ("discovered", "processed", "skipped", "failed", "duplicates")
-    parts = [f"{k} {progress[k]}" for k in keys if k in progress]
+def runs_to_keep(items: Sequence[Mapping[str, Any]], keep: str, runs_kept: int) -> set[str]:
+    """``keep`` and the newest other runs (by their newest object), ``runs_kept`` in all."""
+    newest: dict[str, str] = {}
+    for item in items:
+        run = _run_of(item)
+        if run:
+            created = (item.get("metadata") or {}).get("creationTimestamp") or ""
+            newest[run] = max(newest.get(run, ""), created)
+    older = sorted((r for r in newest if r != keep), key=lambda r: (newest[r], r), reverse=True)
+    return {keep, *older[: max(0, runs_kept - 1)]}
+
+
+def _decision_inputs(body: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a reconciliation decides from (the rest of the object does not matter to it)."""
+    return body.get("spec"), body.get("status"), (body.get("metadata") or {}).get("generation")
+
+
+def _rank(phase: Phase | None) -> int:
+    """How far a phase is along a run: a Spark side lagging behind the status never moves it back."""
+    match phase:
+        case None:
+            return -1
+        case Phase.PENDING:
+            return 0
+        case Phase.SUBMITTED:
+            return 1
+        case Phase.RUNNING | Phase.SUSPENDED:
+            return 2
+        case Phase.SUCCEEDED | Phase.FAILED:
+            return 3
+        case unreachable:
+            assert_never(unreachable)
+
+
+def _with_phase(
+    status: SemIngestStatus, phase: Phase, reason: str, message: str, generation: int, now: dt.datetime
+) -> SemIngestStatus:
+    """The status in ``phase``, with its message and conditions (transition times kept)."""
+    return dataclasses.replace(
+        status,
+        phase=phase,
+        message=message,
+        observed_generation=generation,
+        conditions=tuple(
+            st.conditions(phase, reason, message, generation=generation, now=now, previous=status.conditions)
+        ),
+    )
+
+
+def _progress_summary(status: SemIngestStatus) -> str:
+    counts = status.progress.counts() if status.progress else {}
+    parts = [f"{k} {v}" for k, v in counts.items()]
     return f": {', '.join(parts)}" if parts else ""

@@ -1,4 +1,5 @@
-"""kopf handlers: thin wrappers that hand a SemIngest to the Controller and apply its status patch.
+"""kopf handlers: thin wrappers that hand a SemIngest to the Controller (which writes its status)
+and post an event when the phase or the run changes.
 
 ``build_registry()`` returns a registry holding every handler, so the operator (``__main__``)
 and the tests run exactly the same handlers, each with their own configuration and API server.
@@ -14,7 +15,8 @@ from typing import Any
 import kopf
 
 from semingest_api.spec import GROUP, PLURAL, VERSION
-from semingest_operator.controller import Controller, OperatorConfig
+from semingest_api.status import Phase
+from semingest_operator.controller import Controller, OperatorConfig, Outcome
 from semingest_operator.kube import ApiError, KubeApi
 from semingest_operator.metrics import Metrics
 
@@ -61,6 +63,7 @@ def build_registry(
 
     @kopf.on.login(registry=registry)
     async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        api: KubeApi | None
         if conn.fixed is not None:
             info = conn.fixed
             api = KubeApi.from_connection(info)
@@ -102,48 +105,51 @@ def build_registry(
         metrics.reconciles.labels(trigger, "ok").inc()
         return result
 
-    async def reconcile(trigger: str, body: kopf.Body, patch: kopf.Patch, retry: int) -> None:
-        status_patch = await guarded(trigger, retry, lambda c: c.reconcile(body))
-        if status_patch:
-            patch.status.update(status_patch)
-            _post_events(body, body.get("status") or {}, status_patch)
+    async def reconcile(trigger: str, body: kopf.Body, retry: int) -> None:
+        outcome: Outcome = await guarded(trigger, retry, lambda c: c.reconcile(body))
+        _post_events(body, outcome)
 
     @kopf.on.resume(*RESOURCE, registry=registry)
-    async def resumed(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
-        await reconcile("resume", body, patch, retry)
+    async def resumed(body: kopf.Body, retry: int, **_: Any) -> None:
+        await reconcile("resume", body, retry)
 
     @kopf.on.create(*RESOURCE, registry=registry)
-    async def created(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
-        await reconcile("create", body, patch, retry)
+    async def created(body: kopf.Body, retry: int, **_: Any) -> None:
+        await reconcile("create", body, retry)
 
     @kopf.on.update(*RESOURCE, field="spec", registry=registry)
-    async def updated(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
-        await reconcile("update", body, patch, retry)
+    async def updated(body: kopf.Body, retry: int, **_: Any) -> None:
+        await reconcile("update", body, retry)
 
     # initial_delay: a new object's change handlers (and kopf's finalizer patch) go first.
     @kopf.timer(*RESOURCE, interval=config.poll_seconds, initial_delay=config.poll_seconds, registry=registry)
-    async def poll(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
+    async def poll(body: kopf.Body, retry: int = 0, **_: Any) -> None:
         """Follow the Spark side (SparkApplication state, driver pod) and start scheduled runs."""
-        await reconcile("timer", body, patch, retry)
+        await reconcile("timer", body, retry)
 
     @kopf.on.delete(*RESOURCE, registry=registry)
     async def deleted(
-        namespace: str, name: str, uid: str, retry: int, logger: logging.Logger, **_: Any
+        namespace: str | None,
+        name: str,
+        uid: str,
+        retry: int,
+        logger: logging.Logger | logging.LoggerAdapter[Any],
+        **_: Any,
     ) -> None:
         """Delete the runs now (their ownerReferences would, too, once the garbage collector runs)."""
-        gone = await guarded("delete", retry, lambda c: c.delete_all(namespace, name, uid))
+        gone = await guarded("delete", retry, lambda c: c.delete_all(namespace or "", name, uid))
         logger.info("deleted %d object(s) of SemIngest %s/%s", len(gone), namespace, name)
 
     return registry
 
 
-def _post_events(body: kopf.Body, status: dict[str, Any], patch: dict[str, Any]) -> None:
+def _post_events(body: kopf.Body, outcome: Outcome) -> None:
     """A Kubernetes event when a run starts or the phase changes (kubectl describe shows them)."""
-    phase = patch.get("phase")
-    if not phase or (phase == status.get("phase") and patch.get("runId") in (None, status.get("runId"))):
+    before, after = outcome.before, outcome.after
+    if after.phase is None or (after.phase == before.phase and after.run_id == before.run_id):
         return
-    message = patch.get("message", "")
-    if phase == "Failed":
-        kopf.warn(body, reason=phase, message=message)
+    message = after.message or ""
+    if after.phase == Phase.FAILED:
+        kopf.warn(body, reason=after.phase.value, message=message)
     else:
-        kopf.info(body, reason=phase, message=message)
+        kopf.info(body, reason=after.phase.value, message=message)

@@ -7,9 +7,14 @@ import os
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
+
+from semingest_api.spec import KIND, PLURAL
+
+if TYPE_CHECKING:
+    import kopf
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
@@ -20,6 +25,7 @@ _PLURALS = {
     "ConfigMap": "configmaps",
     "Node": "nodes",
     "SparkApplication": "sparkapplications",
+    KIND: PLURAL,
 }
 
 
@@ -32,8 +38,8 @@ class ApiError(Exception):
 
     @property
     def temporary(self) -> bool:
-        """Worth retrying: server errors, throttling, expired credentials."""
-        return self.status >= 500 or self.status in (401, 408, 429)
+        """Worth retrying: server errors, throttling, expired credentials, a write conflict."""
+        return self.status >= 500 or self.status in (401, 408, 429) or self.reason == "Conflict"
 
 
 def collection_path(api_version: str, plural: str, namespace: str | None) -> str:
@@ -59,7 +65,7 @@ class KubeApi:
         self.server = server.rstrip("/")
         self._token = token
         self._token_file = token_file
-        self._ssl = ssl_context
+        self._ssl: ssl.SSLContext | bool = True if ssl_context is None else ssl_context  # True: verify
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
@@ -73,7 +79,7 @@ class KubeApi:
         return cls(f"https://{host}:{port}", token_file=token_file, ssl_context=ctx)
 
     @classmethod
-    def from_connection(cls, info: Any) -> KubeApi:
+    def from_connection(cls, info: kopf.ConnectionInfo) -> KubeApi:
         """From a kopf.ConnectionInfo (what kopf's login handlers return)."""
         ctx: ssl.SSLContext | bool | None = None
         if info.server.startswith("https"):
@@ -110,7 +116,12 @@ class KubeApi:
             headers["Content-Type"] = content_type
         try:
             async with self._session.request(
-                method, self.server + path, json=body, params=params, headers=headers, ssl=self._ssl
+                method,
+                self.server + path,
+                json=body,
+                params=params,
+                headers=headers,
+                ssl=self._ssl,
             ) as resp:
                 data = await resp.json(content_type=None) if resp.content_length != 0 else {}
                 if resp.status >= 400:
@@ -161,6 +172,18 @@ class KubeApi:
                 raise
         existing = await self.get(f"{path}/{meta['name']}")
         return existing or dict(manifest), False
+
+    async def patch_status(
+        self, path: str, status: Mapping[str, Any], *, resource_version: str | None
+    ) -> dict[str, Any]:
+        """Merge-patch the object's status subresource. With ``resource_version`` the API server
+        applies it only to that version of the object (409 Conflict when it changed since)."""
+        body: dict[str, Any] = {"status": dict(status)}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
+        return await self.request(
+            "PATCH", f"{path}/status", body=body, content_type="application/merge-patch+json"
+        )
 
     async def delete(self, path: str) -> bool:
         """Delete in the background (dependents too); False when it was already gone."""

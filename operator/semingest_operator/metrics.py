@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
-PHASES = ("Pending", "Submitted", "Running", "Succeeded", "Failed", "Suspended")
+from semingest_api.status import Phase
 
 
 class Metrics:
@@ -34,18 +34,18 @@ class Metrics:
             registry=self.registry,
         )
         # Per-process cache: the last phase of each SemIngest (namespace, name), for the gauge.
-        self._phases: dict[tuple[str, str], str] = {}
-        for phase in PHASES:
-            self.runs.labels(phase).set(0)
+        self._phases: dict[tuple[str, str], Phase] = {}
+        for phase in Phase:
+            self.runs.labels(phase.value).set(0)
 
-    def set_phase(self, namespace: str, name: str, phase: str | None) -> None:
+    def set_phase(self, namespace: str, name: str, phase: Phase | None) -> None:
         key = (namespace, name)
         if phase is None:
             self._phases.pop(key, None)
         else:
             self._phases[key] = phase
-        for p in PHASES:
-            self.runs.labels(p).set(sum(1 for v in self._phases.values() if v == p))
+        for p in Phase:
+            self.runs.labels(p.value).set(sum(1 for v in self._phases.values() if v == p))
 
     def serve(self, port: int, addr: str = "0.0.0.0") -> None:
         start_http_server(port, addr=addr, registry=self.registry)

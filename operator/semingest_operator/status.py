@@ -10,21 +10,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
-PENDING, SUBMITTED, RUNNING, SUCCEEDED, FAILED, SUSPENDED = (
-    "Pending",
-    "Submitted",
-    "Running",
-    "Succeeded",
-    "Failed",
-    "Suspended",
-)
-TERMINAL = frozenset({SUCCEEDED, FAILED})
-CONDITION_TYPES = ("Submitted", "Running", "Succeeded", "Failed")
+from semingest_api.status import Phase, format_time
+
+PENDING, SUBMITTED, RUNNING = Phase.PENDING, Phase.SUBMITTED, Phase.RUNNING
+SUCCEEDED, FAILED, SUSPENDED = Phase.SUCCEEDED, Phase.FAILED, Phase.SUSPENDED
+# The conditions, in their order in status.conditions (kubectl wait --for=condition=Succeeded).
+CONDITION_TYPES = (SUBMITTED, RUNNING, SUCCEEDED, FAILED)
 
 # kubeflow spark-operator application states (status.applicationState.state).
-_SPARK_STATES = {
+_SPARK_STATES: dict[str, Phase] = {
     "": SUBMITTED,
     "NEW": SUBMITTED,
     "SUBMITTED": SUBMITTED,
@@ -60,7 +56,7 @@ _STUCK_WAITING = frozenset(
 class Observation:
     """What the Spark side says about a run."""
 
-    phase: str
+    phase: Phase
     reason: str
     message: str
     driver_started: bool
@@ -183,7 +179,7 @@ def apply_start_timeout(
 
 
 def _condition(
-    ctype: str,
+    ctype: Phase,
     status: bool,
     reason: str,
     message: str,
@@ -195,7 +191,7 @@ def _condition(
     prev = previous.get(ctype) or {}
     changed = prev.get("status") != value
     return {
-        "type": ctype,
+        "type": ctype.value,
         "status": value,
         "reason": reason,
         "message": message,
@@ -207,7 +203,7 @@ def _condition(
 
 
 def conditions(
-    phase: str,
+    phase: Phase,
     reason: str,
     message: str,
     *,
@@ -217,34 +213,38 @@ def conditions(
 ) -> list[dict[str, Any]]:
     """Conditions Submitted, Running, Succeeded, Failed for a phase (lastTransitionTime kept when
     a condition's status does not change). Suspended keeps the last run's Succeeded/Failed."""
-    stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    prev = {c.get("type"): c for c in previous}
-    truth = {
-        PENDING: (False, False, False, False),
-        SUBMITTED: (True, False, False, False),
-        RUNNING: (True, True, False, False),
-        SUCCEEDED: (True, False, True, False),
-        FAILED: (phase == FAILED and reason != "InvalidSpec", False, False, True),
-    }
+    stamp = format_time(now)
+    prev: dict[str, Mapping[str, Any]] = {str(c.get("type")): c for c in previous}
+    # (Submitted, Running, Succeeded, Failed) of each phase
+    match phase:
+        case Phase.PENDING:
+            truth = (False, False, False, False)
+        case Phase.SUBMITTED:
+            truth = (True, False, False, False)
+        case Phase.RUNNING:
+            truth = (True, True, False, False)
+        case Phase.SUCCEEDED:
+            truth = (True, False, True, False)
+        case Phase.FAILED:
+            truth = (reason != "InvalidSpec", False, False, True)
+        case Phase.SUSPENDED:
+            return _suspended_conditions(message, generation, stamp, prev)
+        case unreachable:
+            assert_never(unreachable)
+    return [
+        _condition(ctype, value, reason, message, generation, stamp, prev)
+        for ctype, value in zip(CONDITION_TYPES, truth, strict=True)
+    ]
+
+
+def _suspended_conditions(
+    message: str, generation: int, stamp: str, prev: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """All False, but the last run's Succeeded/Failed stays (kubectl wait still sees it)."""
     out = []
-    if phase == SUSPENDED:
-        for ctype in CONDITION_TYPES:
-            keep = ctype in ("Succeeded", "Failed") and (prev.get(ctype) or {}).get("status") == "True"
-            if keep:
-                out.append(dict(prev[ctype]))
-            else:
-                out.append(_condition(ctype, False, "Suspended", message, generation, stamp, prev))
-        return out
-    for ctype, value in zip(CONDITION_TYPES, truth[phase], strict=True):
-        out.append(_condition(ctype, value, reason, message, generation, stamp, prev))
+    for ctype in CONDITION_TYPES:
+        if ctype in (SUCCEEDED, FAILED) and (prev.get(ctype) or {}).get("status") == "True":
+            out.append(dict(prev[ctype]))
+        else:
+            out.append(_condition(ctype, False, SUSPENDED.value, message, generation, stamp, prev))
     return out
-
-
-def format_time(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.UTC)

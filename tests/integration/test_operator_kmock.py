@@ -181,7 +181,8 @@ class ApiServerEmulator(kmock.KubernetesEmulator):
     """kmock's emulator plus the metadata an API server maintains (kmock leaves it to subclasses):
     a new resourceVersion on every write (kopf waits for the version it patched to come back
     through the watch, up to 5 s otherwise), uid/creationTimestamp/generation on create,
-    metadata.generateName (kopf posts Events with it), and generation + 1 on spec changes.
+    metadata.generateName (kopf posts Events with it), generation + 1 on spec changes, and
+    409 Conflict for a write whose metadata.resourceVersion is not the object's current one.
     Objects in the tests still set uid/generation themselves; these fill what is missing.
     ``outages`` makes the next N requests of a kind fail with 503, as an API server under strain."""
 
@@ -209,6 +210,13 @@ class ApiServerEmulator(kmock.KubernetesEmulator):
                 meta["resourceVersion"] = str(next(self._versions))
             elif request.action == kmock.action.UPDATE:
                 key = (request.resource, request.namespace, request.name)
+                # optimistic concurrency: a write that names a resourceVersion applies to that one only
+                expected = meta.get("resourceVersion")
+                if expected is not None and key in self.objects and not self.objects[key].deleted:
+                    if expected != self.objects[key].raw.get("metadata", {}).get("resourceVersion"):
+                        raise kmock.KubernetesError(
+                            status=409, reason="Conflict", message="the object has been modified"
+                        )
                 if request.subresource is None and "spec" in data and key in self.objects:
                     current = self.objects[key]
                     if not current.deleted and "generation" not in meta:
@@ -419,6 +427,24 @@ async def test_operator_restart_creates_nothing_new(emulator, config):
     assert list(live(emulator, SPARKAPPS)) == [(NS, "ing3-g1")]
     posts = requests_of(emulator, "POST", SPARKAPPS)
     assert len(posts) == 2  # the second one answered 409 Already Exists and the run was adopted
+
+
+async def test_two_replicas_start_one_run_and_record_it_once(emulator, config):
+    """Two operators on the same SemIngest (a second replica, or an old one still running): the
+    status writes are conditional on the resourceVersion read, so one run is recorded, once."""
+    async with Operator(emulator, config) as one, Operator(emulator, config) as two:
+        await create(emulator, semingest("twin"))
+        status = await eventually(phase_is(emulator, "twin", "Submitted"), what="phase Submitted")
+        await asyncio.sleep(0.6)  # both replicas' timers tick a few times
+        assert list(live(emulator, SPARKAPPS)) == [(NS, "twin-g1")] and status["runId"] == "twin-g1"
+        started = sum(op.metrics.runs_started.labels("sparkOperator")._value.get() for op in (one, two))
+        assert started == 1, "the run is counted as started by one replica only"
+        await patch_status(emulator, sparkapp_path("twin-g1"), {"applicationState": {"state": "COMPLETED"}})
+        status = await eventually(phase_is(emulator, "twin", "Succeeded"), what="phase Succeeded")
+        await asyncio.sleep(0.6)
+    assert sem_status(emulator, "twin")["completionTime"] == status["completionTime"], "completed once"
+    assert list(live(emulator, SPARKAPPS)) == [(NS, "twin-g1")]
+    assert_status_fits_the_crd(sem_status(emulator, "twin"))
 
 
 async def test_native_backend_creates_driver_pod_service_and_executor_template(emulator, config):

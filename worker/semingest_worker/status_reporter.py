@@ -19,14 +19,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from semingest_api.spec import GROUP, PLURAL, VERSION
+from semingest_api.status import Phase, Progress, SemIngestStatus
 
 log = logging.getLogger(__name__)
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-PROGRESS_KEYS = ("discovered", "processed", "skipped", "failed", "duplicates")
-PHASES = ("Pending", "Submitted", "Running", "Succeeded", "Failed", "Suspended")
 
 
 class StatusReporter:
@@ -88,26 +88,24 @@ class StatusReporter:
         return self._token
 
     @staticmethod
-    def body(progress: Mapping[str, object], stage_seconds: Mapping[str, float], phase: str | None) -> dict:
+    def body(
+        progress: Mapping[str, object], stage_seconds: Mapping[str, float], phase: Phase | str | None
+    ) -> dict[str, Any]:
         """The merge patch: status.progress (counters + updateTime), status.stageSeconds, phase."""
-        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        prog: dict[str, object] = {k: int(progress[k]) for k in PROGRESS_KEYS if k in progress}  # type: ignore[call-overload]
-        prog["updateTime"] = now
-        status: dict[str, object] = {
-            "progress": prog,
-            "stageSeconds": {str(k): round(float(v), 3) for k, v in stage_seconds.items()},
-        }
-        if phase is not None:
-            if phase not in PHASES:
-                raise ValueError(f"phase must be one of {', '.join(PHASES)}, got {phase!r}")
-            status["phase"] = phase
-        return {"status": status}
+        if phase is not None and phase not in set(Phase):
+            raise ValueError(f"phase must be one of {', '.join(Phase)}, got {phase!r}")
+        status = SemIngestStatus(
+            phase=None if phase is None else Phase(phase),
+            progress=Progress.from_counts(progress, update_time=dt.datetime.now(dt.UTC)),
+            stage_seconds={str(k): round(float(v), 3) for k, v in stage_seconds.items()},
+        )
+        return {"status": status.to_patch()}
 
     def report(
         self,
         progress: Mapping[str, object],
         stage_seconds: Mapping[str, float],
-        phase: str | None = None,
+        phase: Phase | str | None = None,
         force: bool = False,
     ) -> bool:
         """Send the progress unless the last report is younger than ``min_interval`` (and not

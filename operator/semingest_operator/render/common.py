@@ -12,6 +12,7 @@ from typing import Any
 from semingest_api.spec import (
     API_VERSION,
     DATABASE_URL_ENV,
+    GROUP,
     KIND,
     MODEL_MOUNT,
     SOURCE_MOUNT,
@@ -34,9 +35,9 @@ LABEL_NAME = "app.kubernetes.io/name"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_INSTANCE = "app.kubernetes.io/instance"
-LABEL_INGEST = "semingest.io/ingest"
-LABEL_RUN = "semingest.io/run"
-ANNOTATION_GENERATION = "semingest.io/generation"
+LABEL_INGEST = f"{GROUP}/ingest"
+LABEL_RUN = f"{GROUP}/run"
+ANNOTATION_GENERATION = f"{GROUP}/generation"
 MANAGED_BY = "semingest-operator"
 
 # The longest run name: leaves room for "-driver-svc" and Spark's "-exec-NNNN" executor pod suffix.
@@ -99,9 +100,12 @@ def run_name(ingest: str, generation: int | None = None, tick: dt.datetime | Non
     Deterministic so that an operator restart finds the run it already created instead of
     creating a second one. A DNS-1035 label of at most RUN_NAME_MAX characters.
     """
-    if (generation is None) == (tick is None):
+    if generation is not None and tick is None:
+        suffix = f"-g{generation}"
+    elif tick is not None and generation is None:
+        suffix = f"-{tick.astimezone(dt.UTC):%Y%m%d%H%M}"
+    else:
         raise ValueError("give exactly one of generation and tick")
-    suffix = f"-g{generation}" if generation is not None else f"-{tick.astimezone(dt.UTC):%Y%m%d%H%M}"
     base = _dns_label(ingest)
     if len(base) + len(suffix) > RUN_NAME_MAX or base != ingest:
         keep = RUN_NAME_MAX - len(suffix) - 7

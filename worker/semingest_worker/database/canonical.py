@@ -54,7 +54,7 @@ def reelect(conn: sa.Connection, hashes: Collection[str]) -> int:
     """Re-elect the canonical path of ``hashes`` whose path no longer holds them; returns how many."""
     changed = 0
     for chunk in _chunks(hashes):
-        current = dict(
+        current: dict[str, str] = dict(
             conn.execute(sa.select(im.c.image_hash, im.c.path).where(im.c.image_hash.in_(chunk))).all()
         )
         holders = conn.execute(

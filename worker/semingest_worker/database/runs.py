@@ -16,12 +16,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from semingest_api.status import PROGRESS_KEYS
+
 from . import schema
 from .rows import display_path, integer, now_utc, number, text, to_json
 
 runs = schema.ingest_runs
 STALE_AFTER = timedelta(minutes=10)
-COUNTERS = ("discovered", "skipped", "processed", "failed", "duplicates")
+COUNTERS = PROGRESS_KEYS  # the ingest_runs counter columns are the status progress counters
 
 
 def _counter_values(counts: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,102 @@
+"""The status contract (semingest_api.status): one vocabulary, matching the CRD and ingest_runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from semingest_api.spec import openapi_schema
+from semingest_api.status import PROGRESS_KEYS, Phase, Progress, SemIngestStatus
+
+T0 = dt.datetime(2026, 3, 2, 10, 30, tzinfo=dt.UTC)
+
+
+def status_schema():
+    return openapi_schema()["properties"]["status"]["properties"]
+
+
+def test_phases_are_the_crds_phases():
+    assert list(status_schema()["phase"]["enum"]) == [p.value for p in Phase]
+    assert {p for p in Phase if p.terminal} == {Phase.SUCCEEDED, Phase.FAILED}
+
+
+def test_progress_keys_are_the_crds_counters_and_ingest_runs_columns():
+    from semingest_worker.database import runs, schema
+
+    assert set(status_schema()["progress"]["properties"]) == {*PROGRESS_KEYS, "updateTime"}
+    assert set(PROGRESS_KEYS) <= {c.name for c in schema.ingest_runs.columns}
+    assert runs.COUNTERS == PROGRESS_KEYS
+
+
+def test_every_status_field_is_in_the_crd():
+    full = SemIngestStatus(
+        phase=Phase.RUNNING,
+        message="m",
+        observed_generation=2,
+        run_id="r-g2",
+        run_generation=2,
+        spark_application="r-g2",
+        driver_pod="r-g2-driver",
+        start_time=T0,
+        completion_time=T0,
+        last_schedule_time=T0,
+        progress=Progress(discovered=3, update_time=T0),
+        stage_seconds={"decode": 1.5},
+        sizing={"strategy": "fat"},
+        conditions=({"type": "Running", "status": "True"},),
+    )
+    assert set(full.to_status()) == set(status_schema())
+
+
+def test_from_body_reads_the_status_and_to_patch_writes_it_back():
+    raw = {
+        "phase": "Submitted",
+        "runId": "ing-g1",
+        "runGeneration": 1,
+        "startTime": "2026-03-02T10:30:00Z",
+        "progress": {"discovered": 10, "processed": 4, "updateTime": "2026-03-02T10:31:00Z"},
+        "conditions": [{"type": "Submitted", "status": "True"}],
+    }
+    status = SemIngestStatus.from_body({"status": raw})
+    assert status.phase is Phase.SUBMITTED and status.start_time == T0 and status.run_active
+    assert status.progress is not None and status.progress.counts() == {"discovered": 10, "processed": 4}
+    assert status.to_patch() == raw
+    assert SemIngestStatus.from_body({}) == SemIngestStatus() and SemIngestStatus().to_patch() == {}
+
+
+def test_to_patch_since_writes_only_the_changes_and_clears_with_null():
+    before = SemIngestStatus.from_body(
+        {"status": {"phase": "Succeeded", "runId": "a", "completionTime": "2026-03-02T10:30:00Z"}}
+    )
+    assert before.to_patch(since=before) == {}
+    after = SemIngestStatus(phase=Phase.SUBMITTED, run_id="b", start_time=T0)
+    assert after.to_patch(since=before) == {
+        "phase": "Submitted",
+        "runId": "b",
+        "startTime": "2026-03-02T10:30:00Z",
+        "completionTime": None,
+    }
+
+
+def test_bad_status_values_are_rejected_by_name():
+    with pytest.raises(ValueError, match="Paused"):
+        SemIngestStatus.from_body({"status": {"phase": "Paused"}})
+    with pytest.raises(ValueError, match="progress processed"):
+        Progress.from_counts({"processed": [1]})
+
+
+def test_the_drivers_report_is_a_status_patch():
+    from semingest_worker.status_reporter import StatusReporter
+
+    body = StatusReporter.body({"discovered": 5, "failed": 1.0, "other": 9}, {"decode": 1.23456}, "Running")
+    status = body["status"]
+    assert status["phase"] == "Running" and status["stageSeconds"] == {"decode": 1.235}
+    assert {k: v for k, v in status["progress"].items() if k != "updateTime"} == {
+        "discovered": 5,
+        "failed": 1,
+    }
+    assert status["progress"]["updateTime"].endswith("Z")
+    assert "phase" not in StatusReporter.body({}, {}, None)["status"]
+    with pytest.raises(ValueError, match="phase must be one of Pending, Submitted"):
+        StatusReporter.body({}, {}, "Paused")
