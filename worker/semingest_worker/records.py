@@ -130,6 +130,7 @@ class ScaleBarReading:
     value: float | None = None  # 200.0
     unit: str | None = None  # normalised unit: pm, nm, µm, mm
     bar_px: float | None = None  # length of the bar (or whole ruler) in pixels of the saved image
+    bar_px_uncertainty: float | None = None  # standard uncertainty of bar_px (px)
     pixel_size_m: float | None = None
     style: str | None = None  # which detector matched: zeiss_light, zeiss_black, fei, tescan, jeol, ruler
     reason: str | None = None  # why nothing was found ("no data bar", "label unreadable: ...")

@@ -1,9 +1,10 @@
 """Stage 2: find the scale bar in the data bar, read its label, compute the pixel size.
 
-``read_scale_bars`` takes many images at once so that their label crops share one Tesseract
-call (see ``ocr``). Detection per image is OpenCV/numpy on the bottom third of the image
-(``databar`` finds the bar, ``detect`` the line or tick ruler and the label crop); ``labels``
-parses the OCR text. Nothing is guessed: every image without a readable bar gets
+``read_scale_bars`` reads each image on its own. Detection is OpenCV/numpy on the bottom third
+of the image (``databar`` finds the bar, ``detect`` the line or tick ruler, its length with an
+uncertainty, and the label candidates by geometry); ``vote`` reads a label several ways
+(``ocr``: libtesseract, one crop at a time) and accepts it only when the readings agree;
+``labels`` holds the grammar. Nothing is guessed: every image without a certain reading gets
 ``pixel_size_m=None`` and a specific reason.
 """
 
@@ -15,21 +16,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..records import ScaleBarReading
-from . import detect, ocr
+from . import detect, ocr, vote
 from .databar import bottom_band, content_rows, find_databar
-from .labels import (
-    has_decimal_mark,
-    is_round_number,
-    parse_label,
-    pixel_size_from_label,
-    repair_dropped_micro,
-    significant_digits,
-)
+from .labels import has_decimal_mark, is_round_number, pixel_size_from_label, significant_digits
 
-__all__ = ["ScaleBarInput", "read_scale_bars", "content_rows", "MIN_BAR_PX"]
+__all__ = ["ScaleBarInput", "read_scale_bars", "content_rows"]
 
-# A bar shorter than this cannot give the pixel size within 3 % (its ends are uncertain by ±1 px).
-MIN_BAR_PX = 40
+# A bar is measured when its length is known within this share at COVERAGE_FACTOR standard
+# uncertainties (~95 %): with ends to the pixel, bars of ~34 px and longer.
+MAX_RELATIVE_UNCERTAINTY = 0.03
+COVERAGE_FACTOR = 2.0
 # The largest pixel size an SEM image can have (a ~50 mm field over ~500 px); larger readings are
 # OCR errors (µ read as m).
 MAX_SEM_PIXEL_M = 1e-4
@@ -64,9 +60,8 @@ def _detect(item: ScaleBarInput) -> detect.Found:
     return found
 
 
-def _doubt(label, text: str, found: detect.Found) -> str | None:
-    """Consistency checks between the OCR text and the crop: a wrong number is worse than none."""
-    crop = found.label_crop
+def _doubt(label, found: detect.Found, crop: np.ndarray) -> str | None:
+    """Consistency checks between the agreed reading and the crop: a wrong number is worse than none."""
     if "." not in label.number and has_decimal_mark(crop):
         return "but the label has a decimal mark"
     if not is_round_number(label.number):
@@ -76,91 +71,76 @@ def _doubt(label, text: str, found: detect.Found) -> str | None:
     return None
 
 
-def _interpret(text: str, crop: np.ndarray, found: detect.Found) -> tuple[object | None, str]:
-    """A label from one OCR text, or None and why not."""
-    label = parse_label(text)
-    if label is None:
-        repaired = repair_dropped_micro(text, crop)
-        label = parse_label(repaired) if repaired else None
-    if label is None:
-        return None, f"label unreadable: OCR read {text!r}"
-    doubt = _doubt(label, text, found)
-    if doubt:
-        return None, f"label unreadable: OCR read {text!r} {doubt}"
-    size, _fixed = pixel_size_from_label(label, found.bar_px or 1.0)
-    if size > MAX_SEM_PIXEL_M:  # e.g. "100µm" read as "100mm"
-        return None, f"label unreadable: OCR read {text!r}, an impossible {size:.3g} m per pixel"
-    return label, ""
+def _read_candidates(found: detect.Found) -> tuple[vote.Vote, np.ndarray]:
+    """The first candidate crop that is a length label (read or refused), else the first one."""
+    crops = (found.label_crop, *found.alternatives)
+    first = None
+    for crop in crops:
+        v = vote.read_label(crop)
+        if v.parsed:
+            return v, crop
+        first = first or (v, crop)
+    texts = ", ".join(repr(vote.read_label(c).text) for c in crops)
+    assert first is not None
+    return vote.Vote(
+        None, first[0].text, f"no text next to the bar is a length: OCR read {texts}", False
+    ), first[1]
 
 
-def _reading(found: detect.Found, texts: tuple[str, str] | None) -> ScaleBarReading:
-    """Both renderings of the label crop (grey and binarised) are read; a reading is accepted when
-    the ones that parse agree, so that one misread digit does not become a wrong pixel size."""
-    if found.label_crop is None or texts is None:
-        return ScaleBarReading(bar_px=found.bar_px, style=found.style, reason=found.reason)
+def _reading(found: detect.Found) -> ScaleBarReading:
+    """The label is read several ways (``vote``); the pixel size is stored only when the readings
+    agree and the bar's length is known within 3 % (at ``COVERAGE_FACTOR`` standard uncertainties)."""
+    u = found.bar_px_uncertainty
+    if found.label_crop is None:
+        return ScaleBarReading(
+            bar_px=found.bar_px, bar_px_uncertainty=u, style=found.style, reason=found.reason
+        )
     assert found.bar_px is not None
-    crops = (found.label_crop, _binary(found.label_crop))
-    parsed = [(_interpret(t, c, found), t) for t, c in zip(texts, crops, strict=True)]
-    good = [(lab, t) for (lab, _why), t in parsed if lab is not None]
-    if not good:
+    v, crop = _read_candidates(found)
+    base = {"label_text": v.text, "bar_px": found.bar_px, "bar_px_uncertainty": u, "style": found.style}
+    if v.label is None:
+        return ScaleBarReading(**base, reason=f"label unreadable: {v.reason}")
+    doubt = _doubt(v.label, found, crop)
+    if doubt:
+        return ScaleBarReading(**base, reason=f"label unreadable: OCR read {v.text!r} {doubt}")
+    size, label = pixel_size_from_label(v.label, found.bar_px)
+    if size > MAX_SEM_PIXEL_M:  # e.g. "100µm" read as "100mm"
         return ScaleBarReading(
-            label_text=texts[0], bar_px=found.bar_px, style=found.style, reason=parsed[0][0][1]
+            **base, reason=f"label unreadable: OCR read {v.text!r}, an impossible {size:.3g} m per pixel"
         )
-    normalised = {pixel_size_from_label(lab, found.bar_px)[1].unit + f"{lab.value:g}" for lab, _t in good}
-    if len(normalised) > 1:
+    base.update(value=label.value, unit=label.unit)
+    relative = COVERAGE_FACTOR * (u or 0.0) / found.bar_px
+    if relative > MAX_RELATIVE_UNCERTAINTY:
         return ScaleBarReading(
-            label_text=texts[0],
-            bar_px=found.bar_px,
-            style=found.style,
-            reason=f"label unreadable: OCR readings disagree ({texts[0]!r} vs {texts[1]!r})",
+            **base,
+            reason=(
+                f"scale bar too short to measure within 3 %: {found.bar_px:.1f} ± {u:.2f} px "
+                f"({relative:.1%} at {COVERAGE_FACTOR} standard uncertainties)"
+            ),
         )
-    label, text = good[0]
-    if found.bar_px < MIN_BAR_PX:
-        return ScaleBarReading(
-            label_text=text,
-            value=label.value,
-            unit=label.unit,
-            bar_px=found.bar_px,
-            style=found.style,
-            reason=f"scale bar too short to measure within 3 %: {found.bar_px:.0f} px (< {MIN_BAR_PX} px)",
-        )
-    size, label = pixel_size_from_label(label, found.bar_px)
-    return ScaleBarReading(
-        label_text=text,
-        value=label.value,
-        unit=label.unit,
-        bar_px=found.bar_px,
-        pixel_size_m=size,
-        style=found.style,
-    )
-
-
-def _binary(crop: np.ndarray) -> np.ndarray:
-    return np.where(crop < 160, 0, 255).astype(np.uint8)
+    return ScaleBarReading(**base, pixel_size_m=size)
 
 
 def read_scale_bars(items: Sequence[ScaleBarInput]) -> list[ScaleBarReading]:
-    """One reading per input, in order. Never raises for a bad image; the label crops of all
-    inputs are read in one batched OCR pass (plus the per-process cache)."""
-    founds = []
+    """One reading per input, in order. Never raises for a bad image. Each image is read on its
+    own (its label crops are recognised one by one, see ``ocr``): a reading is a function of its
+    image only, whatever else is in the batch."""
+    out = []
     for item in items:
         try:
-            founds.append(_detect(item))
+            found = _detect(item)
         except Exception as exc:  # noqa: BLE001 - one odd image must not fail the batch
-            founds.append(
-                detect.Found(None, None, None, f"scale bar detection failed: {type(exc).__name__}: {exc}")
-            )
-    wanted = [i for i, f in enumerate(founds) if f.label_crop is not None]
-    texts: dict[int, tuple[str, str]] = {}
-    if wanted:
-        crops = []
-        for i in wanted:
-            crops += [founds[i].label_crop, _binary(founds[i].label_crop)]
+            out.append(ScaleBarReading(reason=f"scale bar detection failed: {type(exc).__name__}: {exc}"))
+            continue
         try:
-            read = ocr.read_labels(crops)
-            for k, i in enumerate(wanted):
-                texts[i] = (read[2 * k], read[2 * k + 1])
-        except (ocr.TesseractError, OSError, TimeoutError) as exc:
-            for i in wanted:
-                founds[i] = detect.Found(founds[i].style, founds[i].bar_px, None, f"OCR failed: {exc}")
-    return [_reading(f, texts.get(i)) for i, f in enumerate(founds)]
+            out.append(_reading(found))
+        except ocr.TesseractError as exc:
+            out.append(
+                ScaleBarReading(
+                    bar_px=found.bar_px,
+                    bar_px_uncertainty=found.bar_px_uncertainty,
+                    style=found.style,
+                    reason=f"OCR failed: {exc}",
+                )
+            )
+    return out

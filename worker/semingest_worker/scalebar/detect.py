@@ -24,6 +24,13 @@ from .databar import DataBar
 LABEL_HEIGHT_PX = 40  # label crops are scaled so the text is this tall (Tesseract likes 30-50 px)
 LABEL_PAD_PX = 12
 MIN_TICKS = 6
+MAX_LABEL_CANDIDATES = 3  # text clusters read, best placed first, until one is a length
+# Standard uncertainty of a bar length in px: each end is located to the pixel (+-0.5 px,
+# uniform: 0.29 px), and bars are drawn by the end pixels' edges or centres (+-0.5 px, uniform).
+END_UNCERTAINTY_PX = 0.5 / 3**0.5
+CONVENTION_UNCERTAINTY_PX = 0.5 / 3**0.5
+BAR_UNCERTAINTY_PX = float(np.sqrt(2 * END_UNCERTAINTY_PX**2 + CONVENTION_UNCERTAINTY_PX**2))
+RULER_UNCERTAINTY_PX = float(np.sqrt(2) * END_UNCERTAINTY_PX)  # tick centres: no convention
 RULER_DIVISIONS = 10
 
 
@@ -35,6 +42,10 @@ class Found:
     bar_px: float | None
     label_crop: np.ndarray | None
     reason: str | None = None
+    # other text clusters that could be the label, next best by geometry first: read when the
+    # first candidate is not a length at all ("SEI", "X2,000")
+    alternatives: tuple[np.ndarray, ...] = ()
+    bar_px_uncertainty: float | None = None  # standard uncertainty of bar_px (px)
 
 
 @dataclass(frozen=True)
@@ -128,8 +139,11 @@ def _clusters(glyphs: np.ndarray, heights: list[int] | None = None) -> tuple[int
     return cv2.connectedComponentsWithStats(joined, connectivity=8)[:3]
 
 
-def _pick_label(stats: np.ndarray, n: int, line: _Line, width: int, prefer_right: bool) -> int | None:
+def _pick_label(stats: np.ndarray, n: int, line: _Line, width: int, prefer_right: bool) -> list[int]:
+    """Text clusters that can be the bar's label, best first: in the bar's gap, centred above it,
+    right of it at its height (JEOL), left of it at its height, below it."""
     cands = []
+    centre = (line.x0 + line.x1) / 2
     for i in range(1, n):
         x, y, cw, ch, _area = (int(v) for v in stats[i])
         if ch < 4:
@@ -140,7 +154,7 @@ def _pick_label(stats: np.ndarray, n: int, line: _Line, width: int, prefer_right
         if line.gap and line.gap[0] - 2 <= cx <= line.gap[1] + 2 and vband > 0:
             cands.append((0, 0, i))
         elif y1 <= line.y1 + 1 and line.y0 - y1 <= 3 * ch and overlap >= 0.5 * cw:
-            cands.append((1, line.y0 - y1, i))
+            cands.append((1, abs(cx - centre), i))  # centred above the bar best
         elif (
             x >= line.x1
             and x - line.x1 <= 0.2 * width
@@ -148,8 +162,14 @@ def _pick_label(stats: np.ndarray, n: int, line: _Line, width: int, prefer_right
         ):
             cands.append((0.5 if prefer_right else 2, x - line.x1, i))
         elif y >= line.y0 and y - line.y1 <= 3 * ch and overlap > 0:
-            cands.append((3, y - line.y1, i))
-    return min(cands)[2] if cands else None
+            cands.append((3, abs(cx - centre), i))  # centred below the bar best
+        elif (
+            x1 <= line.x0
+            and line.x0 - x1 <= 0.2 * width
+            and abs(y + ch / 2 - (line.y0 + line.y1) / 2) <= 0.6 * ch
+        ):
+            cands.append((2.5, line.x0 - x1, i))
+    return [i for *_k, i in sorted(cands)][:MAX_LABEL_CANDIDATES]
 
 
 def _clean_member(member: np.ndarray) -> np.ndarray:
@@ -225,16 +245,24 @@ def in_databar(band8: np.ndarray, offset: int, bar: DataBar, vendor: str | None)
         glyphs[np.isin(lab, list(line_ids))] = 0
     others = [int(stats[i, cv2.CC_STAT_HEIGHT]) for i in range(1, n) if i not in line_ids]
     nc, clab, cstats = _clusters(glyphs, others)
-    pick = _pick_label(cstats, nc, line, width, prefer_right=vendor == "jeol")
-    if pick is None:
-        return Found(None, _end_ticks(ink, line), None, "label not found next to the scale bar")
-    member = (clab == pick) & (glyphs > 0)
-    x, y, cw, ch = (int(v) for v in cstats[pick][:4])
+    picks = _pick_label(cstats, nc, line, width, prefer_right=vendor == "jeol")
+    if not picks:
+        return Found(
+            None,
+            _end_ticks(ink, line),
+            None,
+            "label not found next to the scale bar",
+            bar_px_uncertainty=BAR_UNCERTAINTY_PX,
+        )
+    crops = [_normalise_crop(diff, ((clab == p) & (glyphs > 0)).astype(np.uint8), contrast) for p in picks]
+    x, y, cw, ch = (int(v) for v in cstats[picks[0]][:4])
     rule = 0 if line.gap else (1 if y + ch - 1 <= line.y1 + 1 else (0.5 if x >= line.x1 else 3))
     return Found(
         _style(bar, line, rule),
         _end_ticks(ink, line),
-        _normalise_crop(diff, member.astype(np.uint8), contrast),
+        crops[0],
+        alternatives=tuple(crops[1:]),
+        bar_px_uncertainty=BAR_UNCERTAINTY_PX,
     )
 
 
@@ -345,6 +373,11 @@ def ruler(band8: np.ndarray, offset: int) -> Found | None:
             if best is None:
                 continue
             member = ((clab == best[0]) & (ink > 0)).astype(np.uint8)
-            return Found("ruler", float(length), _normalise_crop(member * 255, member, 255))
+            return Found(
+                "ruler",
+                float(length),
+                _normalise_crop(member * 255, member, 255),
+                bar_px_uncertainty=RULER_UNCERTAINTY_PX,
+            )
         return Found("ruler", float(length), None, "ruler found but its label was not")
     return None

@@ -164,3 +164,59 @@ def is_round_number(number: str) -> bool:
     if len(number) > 1 and number[0] == "0" and number[1] != ".":
         return False
     return len(number.replace(".", "").strip("0")) <= 2
+
+
+_LEADING_JUNK = re.compile(r"^[^\w.]*")
+
+
+def parse_length(text: str | None) -> Label | None:
+    """The label grammar of a scale bar: the text STARTS with ``number unit`` (a trailing mark or
+    other words may follow). "WD 10mm", "HFW 414 µm", "X2,000", "15.0kV", "SEI" and dates are not
+    labels: they start with a keyword or have no length unit."""
+    if not text:
+        return None
+    stripped = _LEADING_JUNK.sub("", text.replace("\u03bc", "µ"))
+    cleaned = _clean_digits(stripped)
+    m = _NUMBER.match(cleaned)
+    if m is None:
+        return None
+    label = parse_label(cleaned)
+    if label is None or cleaned.find(label.number) != 0:
+        return None
+    return Label(label.value, label.unit, text, label.number)
+
+
+_UNIT_ONLY = {"um": "µm", "µm": "µm", "μm": "µm", "uum": "µm", "nm": "nm", "mm": "mm"}
+
+
+def parse_unit(text: str | None) -> str | None:
+    """A unit read on its own from the closed set (µ read as u); None when not one of them (a
+    lone "m" is a micro sign the model could not name: no vote)."""
+    return _UNIT_ONLY.get((text or "").replace(" ", "").lower().replace("μ", "µ"))
+
+
+def parse_digits(text: str | None) -> str | None:
+    """A number read on its own (digits and one decimal point), or None."""
+    t = (text or "").replace(" ", "")
+    return t if re.fullmatch(r"\d+(?:\.\d+)?", t) else None
+
+
+def glyph_descends(crop: np.ndarray, index: int) -> bool:
+    """Whether the ``index``-th glyph (left to right) of a binarised crop descends below the
+    baseline of the full-height glyphs, like µ (and unlike m, n, u and digits)."""
+    comps, text_h, baseline = _glyphs(crop)
+    if index >= len(comps) or text_h <= 0:
+        return False
+    return _is_descender(comps[index], text_h, baseline)
+
+
+_MICRO_AS_DIGIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*\d\s*m\s*$")
+
+
+def repair_micro_read_as_digit(text: str, crop: np.ndarray) -> str | None:
+    """The micro sign read as a digit ("104m" for "10µm"): digits never descend below the
+    baseline, so when the glyph read as the last digit does, it is µ. None otherwise."""
+    m = _MICRO_AS_DIGIT.match(_clean_digits(text))
+    if m is None or not glyph_descends(crop, len(m.group(1))):
+        return None
+    return f"{m.group(1)} µm"

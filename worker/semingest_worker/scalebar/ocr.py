@@ -1,44 +1,68 @@
-"""Batched Tesseract OCR of scale-bar label crops, with a per-process cache.
+"""Tesseract recognition of label crops through libtesseract's C API, one crop at a time.
 
-Tesseract's process start-up (loading the LSTM model) costs far more than reading one short
-label, so the label crops of many images go into ONE call: they are stacked vertically with white
-gaps into a single page, read with ``--psm 6`` (a uniform block of text) as TSV, and each word is
-attributed to the crop whose rows contain its box. Only crops the batch could not attribute are
-read again one by one (a page of one crop).
+Each crop is its own page: ``recognize`` sets the crop as the whole image, reads it as one text
+line (``--psm 7``) with the LSTM engine only (no adaptive classifier that could learn from earlier
+pages), and clears the engine afterwards. So a crop's text is a function of the crop and the
+recognition kind alone: it does not depend on which other crops were read before it, in which
+batch, or whether it came from the cache (issue 13, item 9).
 
-Facilities reuse the same magnifications, so identical label crops are common: ``LABEL_CACHE``
-(a per-process LRU keyed by a digest of the binarised crop) answers those without Tesseract.
+The engine (the loaded LSTM model) is a named per-process cache: loading it costs ~0.1 s, reading
+a label a few milliseconds. It is the library that the Debian ``tesseract-ocr`` package installs
+(``libtesseract.so.5``), called with ``ctypes``: no process start per call, and the character
+whitelist can change per crop (numbers are read as digits only, units from a closed set).
+
+``LABEL_CACHE`` (a per-process LRU keyed by the recognition kind and a digest of the crop)
+answers repeated crops (facilities reuse the same magnifications) without Tesseract.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import os
-import shutil
-import subprocess
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
 
-import cv2
 import numpy as np
 
-BATCH_MAX_CROPS = 48
-GAP_PX = 24
-TESSERACT_TIMEOUT_S = 60
-# No character whitelist: with one, Tesseract's English model drops the micro sign it cannot
-# name ("200m"); without, it reads it as u/y/p, which ``labels`` maps back to µm.
+LIBRARY_NAMES = ("libtesseract.so.5", "libtesseract.so", "libtesseract.5.dylib", "libtesseract.dylib")
+PSM_SINGLE_LINE = 7
+OEM_LSTM_ONLY = 1
+SOURCE_DPI = 300
+
+
+class Kind(Enum):
+    """What a recognition may return: anything (a whole label or field), or a constrained set."""
+
+    TEXT = ""
+    DIGITS = "0123456789."
+    UNIT = "umnµμ"  # the closed set of length units: µm (read as u or µ), nm, mm
+
+
+class TesseractError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Recognition:
+    text: str
+    confidence: int  # Tesseract's mean word confidence, 0..100
 
 
 class LabelCache:
-    """A small LRU: digest of a binarised crop -> OCR text."""
+    """A small LRU: (kind, digest of a crop) -> recognition."""
 
     def __init__(self, maxsize: int = 4096) -> None:
         self.maxsize = maxsize
-        self._data: OrderedDict[bytes, str] = OrderedDict()
+        self._data: OrderedDict[bytes, Recognition] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: bytes) -> str | None:
+    def get(self, key: bytes) -> Recognition | None:
         value = self._data.get(key)
         if value is None:
             self.misses += 1
@@ -47,7 +71,9 @@ class LabelCache:
         self.hits += 1
         return value
 
-    def put(self, key: bytes, value: str) -> None:
+    def put(self, key: bytes, value: Recognition) -> None:
+        if self.maxsize <= 0:
+            return
         self._data[key] = value
         self._data.move_to_end(key)
         while len(self._data) > self.maxsize:
@@ -64,98 +90,94 @@ class LabelCache:
 LABEL_CACHE = LabelCache()
 
 
-def crop_digest(crop: np.ndarray) -> bytes:
+def crop_digest(crop: np.ndarray, kind: Kind = Kind.TEXT) -> bytes:
     h = hashlib.blake2b(digest_size=16)
+    h.update(kind.name.encode())
     h.update(np.asarray(crop.shape, np.int32).tobytes())
     h.update(np.ascontiguousarray(crop).tobytes())
     return h.digest()
 
 
-class TesseractError(RuntimeError):
-    pass
+class _Engine:
+    """One initialised TessBaseAPI (LSTM only), used under a lock."""
 
-
-def _tesseract(image: np.ndarray, psm: int) -> list[dict[str, str]]:
-    exe = shutil.which("tesseract")
-    if exe is None:
-        raise TesseractError("tesseract is not installed (not on PATH)")
-    ok, png = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    if not ok:
-        raise TesseractError("could not encode the label page")
-    cmd = [exe, "stdin", "stdout", "--dpi", "300", "--psm", str(psm), "-l", "eng", "tsv"]
-    env = dict(os.environ, OMP_THREAD_LIMIT="1")
-    proc = subprocess.run(
-        cmd, input=png.tobytes(), capture_output=True, timeout=TESSERACT_TIMEOUT_S, env=env, check=False
-    )
-    if proc.returncode != 0:
-        raise TesseractError(
-            f"tesseract failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[-300:]}"
-        )
-    lines = proc.stdout.decode("utf-8", errors="replace").splitlines()
-    if not lines:
-        return []
-    header = lines[0].split("\t")
-    words = []
-    for line in lines[1:]:
-        cells = line.split("\t")
-        if len(cells) != len(header):
-            continue
-        row = dict(zip(header, cells, strict=True))
-        if row.get("level") == "5" and row.get("text", "").strip():
-            words.append(row)
-    return words
-
-
-def _join(words: list[dict[str, str]]) -> str:
-    return " ".join(w["text"].strip() for w in sorted(words, key=lambda w: int(w["left"])))
-
-
-def _read_batch(crops: list[np.ndarray]) -> list[str | None]:
-    width = max(c.shape[1] for c in crops)
-    total = sum(c.shape[0] for c in crops) + GAP_PX * (len(crops) + 1)
-    page = np.full((total, width + 2 * GAP_PX), 255, np.uint8)
-    spans = []
-    y = GAP_PX
-    for c in crops:
-        page[y : y + c.shape[0], GAP_PX : GAP_PX + c.shape[1]] = c
-        spans.append((y, y + c.shape[0]))
-        y += c.shape[0] + GAP_PX
-    owned: list[list[dict[str, str]]] = [[] for _ in crops]
-    for word in _tesseract(page, psm=6):
-        mid = int(word["top"]) + int(word["height"]) / 2
-        for i, (a, b) in enumerate(spans):
-            if a <= mid < b:
-                owned[i].append(word)
+    def __init__(self) -> None:
+        os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # one core per reader; Spark runs several
+        lib = None
+        for name in (*LIBRARY_NAMES, ctypes.util.find_library("tesseract")):
+            if not name:
+                continue
+            try:
+                lib = ctypes.CDLL(name)
                 break
-    return [_join(ws) if ws else None for ws in owned]
+            except OSError:
+                continue
+        if lib is None:
+            raise TesseractError("libtesseract is not installed (Debian: apt-get install tesseract-ocr)")
+        vp, cp, ci = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int
+        lib.TessBaseAPICreate.restype = vp
+        lib.TessBaseAPIInit2.argtypes = [vp, cp, cp, ci]
+        lib.TessBaseAPIInit2.restype = ci
+        lib.TessBaseAPISetVariable.argtypes = [vp, cp, cp]
+        lib.TessBaseAPISetPageSegMode.argtypes = [vp, ci]
+        lib.TessBaseAPISetImage.argtypes = [vp, vp, ci, ci, ci, ci]
+        lib.TessBaseAPISetSourceResolution.argtypes = [vp, ci]
+        lib.TessBaseAPIGetUTF8Text.argtypes = [vp]
+        lib.TessBaseAPIGetUTF8Text.restype = vp
+        lib.TessBaseAPIMeanTextConf.argtypes = [vp]
+        lib.TessBaseAPIMeanTextConf.restype = ci
+        lib.TessDeleteText.argtypes = [vp]
+        lib.TessBaseAPIClear.argtypes = [vp]
+        self._lib = lib
+        self._api = lib.TessBaseAPICreate()
+        if lib.TessBaseAPIInit2(self._api, None, b"eng", OEM_LSTM_ONLY) != 0:
+            raise TesseractError("libtesseract could not load its English model (tesseract-ocr-eng)")
+        self._lock = threading.Lock()
+
+    def recognize(self, crop: np.ndarray, kind: Kind) -> Recognition:
+        img = np.ascontiguousarray(crop, dtype=np.uint8)
+        if img.ndim != 2 or min(img.shape) < 1:
+            raise TesseractError(f"not a 2-D crop: shape {img.shape}")
+        lib, api = self._lib, self._api
+        with self._lock:
+            lib.TessBaseAPISetPageSegMode(api, PSM_SINGLE_LINE)
+            lib.TessBaseAPISetVariable(api, b"tessedit_char_whitelist", kind.value.encode())
+            lib.TessBaseAPISetImage(api, img.ctypes.data, img.shape[1], img.shape[0], 1, img.strides[0])
+            lib.TessBaseAPISetSourceResolution(api, SOURCE_DPI)
+            ptr = lib.TessBaseAPIGetUTF8Text(api)
+            try:
+                text = ctypes.string_at(ptr).decode("utf-8", errors="replace") if ptr else ""
+            finally:
+                if ptr:
+                    lib.TessDeleteText(ptr)
+            confidence = int(lib.TessBaseAPIMeanTextConf(api))
+            lib.TessBaseAPIClear(api)
+        return Recognition(" ".join(text.split()), confidence)
 
 
-def read_labels(crops: Sequence[np.ndarray]) -> list[str]:
-    """OCR text of each crop (black text on white, uint8), in order; "" when nothing was read."""
-    keys = [crop_digest(c) for c in crops]
-    results: dict[bytes, str] = {}
-    todo: dict[bytes, np.ndarray] = {}
-    for key, crop in zip(keys, crops, strict=True):
-        if key in results or key in todo:
-            continue
-        cached = LABEL_CACHE.get(key)
-        if cached is not None:
-            results[key] = cached
-        else:
-            todo[key] = crop
-    pending = list(todo.items())
-    for start in range(0, len(pending), BATCH_MAX_CROPS):
-        chunk = pending[start : start + BATCH_MAX_CROPS]
-        texts = _read_batch([c for _k, c in chunk])
-        for (key, crop), text in zip(chunk, texts, strict=True):
-            if text is None and len(chunk) > 1:  # not attributed in the batch: read it alone
-                text = _read_batch([crop])[0]
-            text = text or ""
-            results[key] = text
-            LABEL_CACHE.put(key, text)
-    return [results[k] for k in keys]
+_ENGINE: _Engine | None = None  # the per-process engine (the loaded model)
+_ENGINE_LOCK = threading.Lock()
 
 
-def read_labels_one_by_one(crops: Sequence[np.ndarray]) -> list[str]:
-    """One Tesseract call per crop, no cache (the reference the batched reader must equal)."""
-    return [_read_batch([c])[0] or "" for c in crops]
+def _engine() -> _Engine:
+    global _ENGINE
+    with _ENGINE_LOCK:
+        if _ENGINE is None:
+            _ENGINE = _Engine()
+        return _ENGINE
+
+
+def recognize(crop: np.ndarray, kind: Kind = Kind.TEXT) -> Recognition:
+    """The text of one crop (black text on white, uint8), read alone; cached per process."""
+    key = crop_digest(crop, kind)
+    cached = LABEL_CACHE.get(key)
+    if cached is not None:
+        return cached
+    result = _engine().recognize(crop, kind)
+    LABEL_CACHE.put(key, result)
+    return result
+
+
+def read_labels(crops: Sequence[np.ndarray], kind: Kind = Kind.TEXT) -> list[str]:
+    """The text of each crop, in order ("" when nothing was read). Each crop is read on its own."""
+    return [recognize(c, kind).text for c in crops]

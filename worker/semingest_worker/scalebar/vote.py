@@ -1,0 +1,112 @@
+"""Read one label crop several ways and vote: a reading is accepted only when they agree.
+
+Votes on the number: the whole label read from the grey crop, from a binarised crop at another
+scale, and the number's own glyphs read as digits only. Votes on the unit: the same two whole
+readings and the unit's glyphs read against the closed set of units. A vote that cannot be cast
+(the text does not parse, the glyphs cannot be split) abstains; at least ``MIN_VOTES`` must be
+cast for each part and all cast votes must agree, else the label is refused with the votes as the
+reason. The glyphs' geometry settles µ against m: a unit whose first glyph descends below the
+baseline is µm however the model named it. So one misread digit ("100 nm" read as "700 nm") becomes a refusal, not a wrong pixel size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from . import ocr
+from .labels import (
+    Label,
+    glyph_descends,
+    parse_digits,
+    parse_length,
+    parse_unit,
+    repair_dropped_micro,
+    repair_micro_read_as_digit,
+)
+
+MIN_VOTES = 2
+SECOND_SCALE = 1.4  # the binarised rendering is read at this scale of the first one
+PAD_PX = 12
+
+
+@dataclass(frozen=True)
+class Vote:
+    label: Label | None  # the agreed label, or None
+    text: str  # the first rendering's text (what the row stores as label_text)
+    reason: str | None  # why refused (None when accepted)
+    parsed: bool  # some rendering parsed as a length (the crop is a label, read or not)
+
+
+def _binarised(crop: np.ndarray) -> np.ndarray:
+    _t, binary = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    h, w = binary.shape
+    return cv2.resize(
+        binary,
+        (max(1, round(w * SECOND_SCALE)), max(1, round(h * SECOND_SCALE))),
+        interpolation=cv2.INTER_AREA,
+    )
+
+
+def _split(crop: np.ndarray, n_number_glyphs: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The crop cut between the number's last glyph and the unit's first (columns of ink)."""
+    ink = (crop < 128).any(axis=0)
+    xs = np.flatnonzero(ink)
+    if xs.size == 0:
+        return None
+    runs = np.split(xs, np.flatnonzero(np.diff(xs) > 1) + 1)  # glyph column runs, left to right
+    if len(runs) <= n_number_glyphs:
+        return None
+    cut = (int(runs[n_number_glyphs - 1][-1]) + int(runs[n_number_glyphs][0])) // 2 + 1
+
+    def pad(part: np.ndarray) -> np.ndarray:
+        return cv2.copyMakeBorder(part, 0, 0, PAD_PX, PAD_PX, cv2.BORDER_CONSTANT, value=255)
+
+    return pad(crop[:, :cut]), pad(crop[:, cut:])
+
+
+def _whole(crop: np.ndarray) -> tuple[str, Label | None]:
+    text = ocr.recognize(crop).text
+    label = parse_length(text)
+    binary = np.where(crop < 128, 0, 255).astype(np.uint8)
+    for repair in (repair_dropped_micro, repair_micro_read_as_digit):
+        if label is None:
+            repaired = repair(text, binary)
+            label = parse_length(repaired) if repaired else None
+    return text, label
+
+
+def read_label(crop: np.ndarray) -> Vote:
+    text1, first = _whole(crop)
+    second_crop = _binarised(crop)
+    text2, second = _whole(second_crop)
+    wholes = [lab for lab in (first, second) if lab is not None]
+    if not wholes:
+        return Vote(None, text1, f"no length in the label: OCR read {text1!r} / {text2!r}", False)
+    numbers: list[float | None] = [float(lab.number) for lab in wholes]
+    units: list[str | None] = [lab.unit if lab.unit != "pm" else "µm" for lab in wholes]
+    digits_text = unit_text = ""
+    glyphs = len(wholes[0].number)
+    binary = np.where(second_crop < 128, 0, 255).astype(np.uint8)
+    parts = _split(binary, glyphs)
+    if parts is not None:
+        digits_text = ocr.recognize(parts[0], ocr.Kind.DIGITS).text
+        unit_text = ocr.recognize(parts[1], ocr.Kind.UNIT).text
+        d = parse_digits(digits_text)
+        numbers.append(float(d) if d is not None else None)
+        units.append(parse_unit(unit_text))
+    if glyph_descends(binary, glyphs):
+        # the unit's first glyph hangs below the baseline: it is µ (or its reading p), never m or n
+        units = [("µm" if u in ("mm", "µm") else u) if u is not None else None for u in units]
+    cast_n = [n for n in numbers if n is not None]
+    cast_u = [u for u in units if u is not None]
+    votes = f"readings {text1!r}, {text2!r}, digits {digits_text!r}, unit {unit_text!r}"
+    if len(cast_n) < MIN_VOTES or len(cast_u) < MIN_VOTES:
+        return Vote(None, text1, f"label uncertain: too few agreeing readings ({votes})", True)
+    if len(set(cast_n)) > 1 or len(set(cast_u)) > 1:
+        return Vote(None, text1, f"label uncertain: the readings disagree ({votes})", True)
+    best = first if first is not None else wholes[0]
+    agreed = Label(cast_n[0], cast_u[0], best.text, best.number)
+    return Vote(agreed, text1 if first is not None else text2, None, True)
