@@ -90,7 +90,7 @@ def read_label(crop: np.ndarray) -> Vote:
     digits_text = unit_text = ""
     glyphs = len(wholes[0].number)
     binary = np.where(second_crop < 128, 0, 255).astype(np.uint8)
-    parts = _split(binary, glyphs)
+    parts = _split(crop, glyphs)
     if parts is not None:
         digits_text = ocr.recognize(parts[0], ocr.Kind.DIGITS).text
         unit_text = ocr.recognize(parts[1], ocr.Kind.UNIT).text
@@ -98,8 +98,9 @@ def read_label(crop: np.ndarray) -> Vote:
         numbers.append(float(d) if d is not None else None)
         units.append(parse_unit(unit_text))
     if glyph_descends(binary, glyphs):
-        # the unit's first glyph hangs below the baseline: it is µ (or its reading p), never m or n
-        units = [("µm" if u in ("mm", "µm") else u) if u is not None else None for u in units]
+        # the unit's first glyph hangs below the baseline: of the closed set (µm, nm, mm) only µ
+        # does, however the model named it
+        units = ["µm" if u is not None else None for u in units]
     cast_n = [n for n in numbers if n is not None]
     cast_u = [u for u in units if u is not None]
     votes = f"readings {text1!r}, {text2!r}, digits {digits_text!r}, unit {unit_text!r}"
