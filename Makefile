@@ -73,6 +73,10 @@ typecheck: setup ## mypy over semingest_api, semingest_operator and semingest_wo
 bench: setup db-up ## Benchmark (JSON in build/bench.json, table in build/bench.md); BENCH_IMAGES=N
 	$(PY) bench/run_bench.py --images $(BENCH_IMAGES) --out build
 
+.PHONY: accuracy
+accuracy: setup ## Pixel sizes over $$SEMINGEST_SHARED/sem-corpus vs its ground truth: per-vendor table (metadata, OCR, false reads, refusals)
+	$(PY) bench/accuracy.py
+
 .PHONY: images
 images: ## Build the operator and worker container images (needs a Docker engine)
 	images/build.sh

@@ -74,7 +74,7 @@ def score(name: str, truth: Truth, row: dict) -> FileScore:
         label=f"{value:g} {unit}" if value is not None and unit else None,
         reason=row.get("reason"),
         believed_m=row.get("believed_pixel_size_m"),
-        believed=row.get("believed"),
+        believed=row.get("believed_source"),
     )
 
 
@@ -106,8 +106,8 @@ def run_pipeline(corpus: Path, workdir: Path) -> dict[str, dict]:
 def table(scores: list[FileScore]) -> str:
     vendors = sorted({s.vendor for s in scores})
     out = [
-        "| vendor | files | metadata exact | OCR within 3 % | false reads | unreadable |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| vendor | files | metadata exact | metadata wrong | OCR within 3 % | OCR false reads | unreadable |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for v in [*vendors, None]:
         mine = [s for s in scores if v is None or s.vendor == v]
@@ -115,11 +115,12 @@ def table(scores: list[FileScore]) -> str:
         with_bar = [s for s in mine if s.ocr in ("right", "wrong", "refused") and CORPUS[s.name].bar_m]
         exact = sum(s.metadata == "exact" for s in mine)
         right = sum(s.ocr == "right" for s in mine)
-        false = sum(s.ocr == "wrong" for s in mine) + sum(s.metadata in ("wrong", "false") for s in mine)
+        false = sum(s.ocr == "wrong" for s in mine)
+        meta_wrong = sum(s.metadata in ("wrong", "false") for s in mine)
         unread = sum(s.ocr == "refused" for s in mine)
         name = v if v is not None else "**all**"
         out.append(
-            f"| {name} | {len(mine)} | {exact}/{len(with_meta)} | {right}/{len(with_bar)} | {false} | {unread} |"
+            f"| {name} | {len(mine)} | {exact}/{len(with_meta)} | {meta_wrong} | {right}/{len(with_bar)} | {false} | {unread} |"
         )
     return "\n".join(out)
 

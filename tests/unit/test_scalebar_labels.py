@@ -82,21 +82,105 @@ def test_decimal_mark_is_seen_in_the_crop() -> None:
     assert not has_decimal_mark(_crop("100µm"))  # DejaVu Mono's dotted zeros are not decimal marks
 
 
-def test_readings_are_refused_rather_than_wrong() -> None:
+def _fake_ocr(monkeypatch: pytest.MonkeyPatch, whole: tuple[str, str], digits: str, unit: str) -> None:
+    """Tesseract replaced: the two whole-label renderings read ``whole``, the number's glyphs
+    ``digits`` and the unit's glyphs ``unit``."""
+    from semingest_worker.scalebar import ocr, vote
+
+    texts = iter(whole)
+
+    def recognize(crop: np.ndarray, kind: ocr.Kind = ocr.Kind.TEXT) -> ocr.Recognition:
+        if kind is ocr.Kind.DIGITS:
+            return ocr.Recognition(digits, 90)
+        if kind is ocr.Kind.UNIT:
+            return ocr.Recognition(unit, 90)
+        return ocr.Recognition(next(texts), 90)
+
+    monkeypatch.setattr(vote.ocr, "recognize", recognize)
+
+
+@pytest.mark.parametrize(
+    ("whole", "digits", "unit", "why"),
+    [
+        (("100mm", "100mm"), "100", "mm", "impossible"),  # µ read as m everywhere: 0.5 mm/px
+        (("100 um", "700 um"), "100", "um", "disagree"),  # the renderings disagree on a digit
+        (("100 um", "100 um"), "700", "um", "disagree"),  # the digits-only reading disagrees
+        (("100 nm", "100 nm"), "100", "um", "disagree"),  # the unit read alone disagrees
+        (("208 nm", "208 nm"), "208", "nm", "round"),  # not a round number: an OCR slip
+        (("SEI", "SEl"), "", "", "is a length"),  # not a label at all
+    ],
+)
+def test_readings_are_refused_rather_than_wrong(
+    monkeypatch: pytest.MonkeyPatch, whole: tuple[str, str], digits: str, unit: str, why: str
+) -> None:
     from semingest_worker.scalebar import _reading
     from semingest_worker.scalebar.detect import Found
 
-    crop = _crop("100µm")
-    found = Found("jeol", 200.0, crop)
-    # µ read as m by both renderings: 0.5 mm per pixel is impossible for SEM
-    r = _reading(found, ("100mm", "100mm"))
-    assert r.pixel_size_m is None and "impossible" in r.reason
-    # the two renderings disagree on a digit: no pixel size
-    r = _reading(found, ("100 um", "700 um"))
-    assert r.pixel_size_m is None and "disagree" in r.reason
-    # not a round number: an OCR slip ("208" for "200")
-    r = _reading(found, ("208 nm", "208 nm"))
-    assert r.pixel_size_m is None and "round" in r.reason
-    # agreeing, plausible readings give the pixel size; "pm" for µm is read as µm
-    r = _reading(found, ("100pm", "100 um"))
+    _fake_ocr(monkeypatch, whole, digits, unit)
+    r = _reading(Found("fei", 200.0, _crop("100 nm"), bar_px_uncertainty=0.5))
+    assert r.pixel_size_m is None and why in r.reason
+
+
+def test_agreeing_readings_give_the_pixel_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    from semingest_worker.scalebar import _reading
+    from semingest_worker.scalebar.detect import Found
+
+    _fake_ocr(monkeypatch, ("100pm", "100 um"), "100", "um")  # "pm" for µm is read as µm
+    r = _reading(Found("jeol", 200.0, _crop("100 um"), bar_px_uncertainty=0.5))
     assert (r.value, r.unit) == (100.0, "µm") and r.pixel_size_m == pytest.approx(100e-6 / 200.0)
+
+
+def test_a_bar_is_refused_only_when_its_uncertainty_exceeds_3_percent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from semingest_worker.scalebar import _reading
+    from semingest_worker.scalebar.detect import Found
+
+    _fake_ocr(monkeypatch, ("1 um", "1 um"), "1", "um")
+    short = _reading(Found("jeol", 36.0, _crop("1 um"), bar_px_uncertainty=0.5))  # 2.8 %: measured
+    assert short.pixel_size_m == pytest.approx(1e-6 / 36.0)
+    _fake_ocr(monkeypatch, ("1 um", "1 um"), "1", "um")
+    tiny = _reading(Found("jeol", 17.0, _crop("1 um"), bar_px_uncertainty=0.5))  # 5.9 %: refused
+    assert tiny.pixel_size_m is None and "too short" in tiny.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "unit"),
+    [("100 nm", 100.0, "nm"), ("10.0µm", 10.0, "µm"), ("1 um*", 1.0, "µm"), ("100µm SIMS1270", 100.0, "µm")],
+)
+def test_label_grammar_accepts_a_leading_length(text: str, value: float, unit: str) -> None:
+    from semingest_worker.scalebar.labels import parse_length
+
+    label = parse_length(text)
+    assert label is not None and (label.value, label.unit) == (value, unit)
+
+
+@pytest.mark.parametrize(
+    "text", ["WD 10mm", "HFW 414 µm", "X2,000", "15.0kV", "SEI", "13:51:03", "021/06/23 16:43", "MIRA TESCAN"]
+)
+def test_label_grammar_refuses_other_fields_of_the_data_bar(text: str) -> None:
+    from semingest_worker.scalebar.labels import parse_length
+
+    assert parse_length(text) is None
+
+
+def test_units_and_numbers_read_on_their_own_come_from_closed_sets() -> None:
+    from semingest_worker.scalebar.labels import parse_digits, parse_unit
+
+    assert [parse_unit(t) for t in ("um", "µm", "nm", "mm", "m", "nn", "")] == [
+        "µm",
+        "µm",
+        "nm",
+        "mm",
+        None,
+        None,
+        None,
+    ]
+    assert [parse_digits(t) for t in ("100", "2.5", "1 0", "10.", "4a", "")] == [
+        "100",
+        "2.5",
+        "10",
+        None,
+        None,
+        None,
+    ]

@@ -65,7 +65,22 @@ def test_layouts_are_recognised(corpus, readings) -> None:
     assert styles["hitachi"] == {"ruler"}
 
 
-def test_batched_ocr_equals_per_image_ocr(corpus) -> None:
+def test_a_reading_depends_on_its_image_only(corpus) -> None:
+    """Issue 13 item 9: the same image read alone, inside a batch (in another order), and from a
+    warm or a cold per-process cache gives the same reading."""
+    items = [ScaleBarInput(_gray(img.path), vendor=img.vendor) for img in corpus[::4]]
+    assert len(items) >= 10
+    ocr.LABEL_CACHE.clear()
+    alone = [read_scale_bars([item])[0] for item in items]
+    assert ocr.LABEL_CACHE.hits == 0 or len(ocr.LABEL_CACHE) > 0
+    in_batch = read_scale_bars(items)  # warm cache
+    reversed_batch = read_scale_bars(items[::-1])[::-1]
+    ocr.LABEL_CACHE.clear()
+    cold = read_scale_bars(items)
+    assert alone == in_batch == reversed_batch == cold
+
+
+def test_label_crops_are_read_one_by_one_with_the_same_text(corpus) -> None:
     crops = []
     for img in corpus[::5]:
         found = _detect(ScaleBarInput(_gray(img.path)))
@@ -73,12 +88,12 @@ def test_batched_ocr_equals_per_image_ocr(corpus) -> None:
             crops.append(found.label_crop)
     assert len(crops) >= 10
     ocr.LABEL_CACHE.clear()
-    batched = ocr.read_labels(crops)
+    first = ocr.read_labels(crops)
     assert ocr.LABEL_CACHE.hits == 0
-    assert batched == ocr.read_labels_one_by_one(crops)
-    # a second pass is answered from the per-process cache, with the same texts
-    assert ocr.read_labels(crops) == batched
+    assert [ocr.read_labels([c])[0] for c in crops] == first  # now from the cache
     assert ocr.LABEL_CACHE.hits == len(crops)
+    ocr.LABEL_CACHE.clear()
+    assert ocr.read_labels(crops[::-1])[::-1] == first  # other order, cold cache
 
 
 def test_image_without_data_bar_gives_none_with_reason() -> None:

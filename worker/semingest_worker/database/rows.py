@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..belief import believe
 from ..records import INSTRUMENT_FIELDS, FieldKind, ImageResult, InstrumentMeta
 from . import schema
 
@@ -280,6 +281,7 @@ def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetim
         meta_px = number(meta.instrument.pixel_size_m) if meta is not None else None
         ocr_px = number(bar.pixel_size_m)
         ratio = number(ocr_px / meta_px) if ocr_px is not None and meta_px else None
+        belief = believe(meta_px, ocr_px, bar.reason)
         rows.dependents["pixel_size"] = {
             "image_hash": h,
             "metadata_pixel_size_m": meta_px,
@@ -288,7 +290,11 @@ def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetim
             "scale_bar_value": number(bar.value),
             "scale_bar_unit": text(bar.unit, _SHORT_LIMITS["scale_bar_unit"]),
             "scale_bar_px": number(bar.bar_px),
+            "scale_bar_px_uncertainty": number(bar.bar_px_uncertainty),
             "ratio": ratio,
+            "believed_pixel_size_m": number(belief.pixel_size_m),
+            "believed_source": belief.source.value if belief.source else None,
+            "believed_reason": text(belief.reason),
             "style": text(bar.style, _SHORT_LIMITS["style"]),
             "reason": bounded_text(bar.reason, REASON_LIMIT),
         }

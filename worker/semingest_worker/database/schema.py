@@ -155,7 +155,11 @@ pixel_size = sa.Table(
     sa.Column("scale_bar_value", sa.Double),
     sa.Column("scale_bar_unit", sa.String(8)),
     sa.Column("scale_bar_px", sa.Double),
+    sa.Column("scale_bar_px_uncertainty", sa.Double, comment="standard uncertainty of scale_bar_px (px)"),
     sa.Column("ratio", sa.Double, comment="ocr_pixel_size_m / metadata_pixel_size_m"),
+    sa.Column("believed_pixel_size_m", sa.Double, comment="the pixel size to use"),
+    sa.Column("believed_source", sa.String(16), comment="metadata or scale_bar"),
+    sa.Column("believed_reason", LONG_TEXT, comment="why that one (agreement, disagreement, resize)"),
     sa.Column("style", sa.String(32), comment="scale-bar detector that matched"),
     sa.Column("reason", LONG_TEXT, comment="why no OCR pixel size was found"),
     **_MYSQL_OPTS,
@@ -207,5 +211,14 @@ IMAGE_TABLES = (exif_meta, instrument_meta, pixel_size, inference)
 
 
 def create_schema(engine: sa.Engine) -> None:
-    """Create the tables that do not exist yet (idempotent; never alters existing ones)."""
+    """Create the tables that do not exist yet (idempotent), and add the nullable columns a newer
+    version defines to tables an older one created (never drops or changes a column)."""
     metadata.create_all(engine, checkfirst=True)
+    inspector = sa.inspect(engine)
+    with engine.begin() as conn:
+        for table in ALL_TABLES:
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in have and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))

@@ -72,19 +72,17 @@ def _doubt(label, found: detect.Found, crop: np.ndarray) -> str | None:
 
 
 def _read_candidates(found: detect.Found) -> tuple[vote.Vote, np.ndarray]:
-    """The first candidate crop that is a length label (read or refused), else the first one."""
-    crops = (found.label_crop, *found.alternatives)
-    first = None
-    for crop in crops:
+    """The first candidate crop (best placed first) whose text is a length label, read or
+    refused; when none is, a refusal that lists what was read."""
+    assert found.label_crop is not None
+    texts = []
+    for crop in (found.label_crop, *found.alternatives):
         v = vote.read_label(crop)
         if v.parsed:
             return v, crop
-        first = first or (v, crop)
-    texts = ", ".join(repr(vote.read_label(c).text) for c in crops)
-    assert first is not None
-    return vote.Vote(
-        None, first[0].text, f"no text next to the bar is a length: OCR read {texts}", False
-    ), first[1]
+        texts.append(v.text)
+    why = f"no text next to the bar is a length: OCR read {', '.join(map(repr, texts))}"
+    return vote.Vote(None, texts[0], why, False), found.label_crop
 
 
 def _reading(found: detect.Found) -> ScaleBarReading:
