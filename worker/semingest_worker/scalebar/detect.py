@@ -24,7 +24,11 @@ from .databar import DataBar
 LABEL_HEIGHT_PX = 40  # label crops are scaled so the text is this tall (Tesseract likes 30-50 px)
 LABEL_PAD_PX = 12
 MIN_TICKS = 6
-MAX_LABEL_CANDIDATES = 3  # text clusters read, best placed first, until one is a length
+MAX_LABEL_CANDIDATES = 3
+RULE_HEIGHT_SHARE = 0.8  # a component this share of the bar's height is a rule, not a glyph
+RULE_WIDTH_SHARE = (
+    0.3  # so is one this share of its width  # text clusters read, best placed first, until one is a length
+)
 # Standard uncertainty of a bar length in px: each end is located to the pixel (+-0.5 px,
 # uniform: 0.29 px), and bars are drawn by the end pixels' edges or centres (+-0.5 px, uniform).
 END_UNCERTAINTY_PX = 0.5 / 3**0.5
@@ -139,9 +143,10 @@ def _clusters(glyphs: np.ndarray, heights: list[int] | None = None) -> tuple[int
     return cv2.connectedComponentsWithStats(joined, connectivity=8)[:3]
 
 
-def _pick_label(stats: np.ndarray, n: int, line: _Line, width: int, prefer_right: bool) -> list[int]:
-    """Text clusters that can be the bar's label, best first: in the bar's gap, centred above it,
-    right of it at its height (JEOL), left of it at its height, below it."""
+def _pick_label(stats: np.ndarray, n: int, line: _Line, width: int, prefer_right: bool) -> list[list[int]]:
+    """Text clusters that can be the bar's label, best first: everything in the bar's gap (one
+    label however its words are spaced), centred above it, right of it at its height (JEOL),
+    left of it at its height, below it."""
     cands = []
     centre = (line.x0 + line.x1) / 2
     for i in range(1, n):
@@ -150,9 +155,12 @@ def _pick_label(stats: np.ndarray, n: int, line: _Line, width: int, prefer_right
             continue
         cx, x1, y1 = x + cw / 2, x + cw - 1, y + ch - 1
         overlap = min(x1, line.x1) - max(x, line.x0) + 1
-        vband = min(y1, line.y1 + ch) - max(y, line.y0 - ch) + 1
-        if line.gap and line.gap[0] - 2 <= cx <= line.gap[1] + 2 and vband > 0:
-            cands.append((0, 0, i))
+        if (
+            line.gap
+            and line.gap[0] - 2 <= cx <= line.gap[1] + 2
+            and y - 2 <= (line.y0 + line.y1) / 2 <= y1 + 2
+        ):
+            cands.append((0, 0, i))  # joined below
         elif y1 <= line.y1 + 1 and line.y0 - y1 <= 3 * ch and overlap >= 0.5 * cw:
             cands.append((1, abs(cx - centre), i))  # centred above the bar best
         elif (
@@ -169,7 +177,9 @@ def _pick_label(stats: np.ndarray, n: int, line: _Line, width: int, prefer_right
             and abs(y + ch / 2 - (line.y0 + line.y1) / 2) <= 0.6 * ch
         ):
             cands.append((2.5, line.x0 - x1, i))
-    return [i for *_k, i in sorted(cands)][:MAX_LABEL_CANDIDATES]
+    in_gap = [i for k, _d, i in cands if k == 0]
+    rest = [[i] for k, _d, i in sorted(cands) if k != 0]
+    return ([in_gap] if in_gap else []) + rest[: MAX_LABEL_CANDIDATES - (1 if in_gap else 0)]
 
 
 def _clean_member(member: np.ndarray) -> np.ndarray:
@@ -240,9 +250,19 @@ def in_databar(band8: np.ndarray, offset: int, bar: DataBar, vendor: str | None)
     for a, b in spans:
         line_ids |= set(np.unique(lab[line.y0 : line.y1 + 1, a:b]).tolist())
     line_ids.discard(0)
+    # table rules and borders (runs spanning most of the bar's height, or a good part of its
+    # width) are not glyphs: left in, they join every label into one cluster. Only their pixels
+    # go: a µ whose tail touches a rule keeps its glyph.
+    h_region = region.shape[0]
+    rules = cv2.morphologyEx(
+        ink, cv2.MORPH_OPEN, np.ones((1, max(3, round(RULE_WIDTH_SHARE * width))), np.uint8)
+    ) | cv2.morphologyEx(
+        ink, cv2.MORPH_OPEN, np.ones((max(3, round(RULE_HEIGHT_SHARE * h_region)), 1), np.uint8)
+    )
     glyphs = ink.copy()
     if line_ids:
         glyphs[np.isin(lab, list(line_ids))] = 0
+    glyphs[rules > 0] = 0
     others = [int(stats[i, cv2.CC_STAT_HEIGHT]) for i in range(1, n) if i not in line_ids]
     nc, clab, cstats = _clusters(glyphs, others)
     picks = _pick_label(cstats, nc, line, width, prefer_right=vendor == "jeol")
@@ -254,8 +274,10 @@ def in_databar(band8: np.ndarray, offset: int, bar: DataBar, vendor: str | None)
             "label not found next to the scale bar",
             bar_px_uncertainty=BAR_UNCERTAINTY_PX,
         )
-    crops = [_normalise_crop(diff, ((clab == p) & (glyphs > 0)).astype(np.uint8), contrast) for p in picks]
-    x, y, cw, ch = (int(v) for v in cstats[picks[0]][:4])
+    crops = [
+        _normalise_crop(diff, (np.isin(clab, p) & (glyphs > 0)).astype(np.uint8), contrast) for p in picks
+    ]
+    x, y, cw, ch = (int(v) for v in cstats[picks[0][0]][:4])
     rule = 0 if line.gap else (1 if y + ch - 1 <= line.y1 + 1 else (0.5 if x >= line.x1 else 3))
     return Found(
         _style(bar, line, rule),
