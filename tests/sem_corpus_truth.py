@@ -69,7 +69,7 @@ CORPUS: dict[str, Truth] = {
     ),
     "zeiss_geminisem_rgb_nobar.tif": Truth("zeiss", 1.116e-07, None, None, "refuse"),
     "thermo_scios_databar.tif": Truth(
-        "fei/thermo", 2.69792e-07, 2.69792e-07, (100.0, "µm"), "refuse", "printed HFW 414 µm / 1536"
+        "fei/thermo", 2.69792e-07, 2.69792e-07, (100.0, "µm"), "read", "printed HFW 414 µm / 1536"
     ),
     "tescan_mira3_ruler_databar.tif": Truth(
         "tescan", 2.5012e-06, 2.5012e-06, (500.0, "µm"), "refuse", "printed View field 2.56 mm / 1024"
@@ -89,7 +89,7 @@ CORPUS: dict[str, Truth] = {
         None,
         10e-6 / 213,
         (10.0, "µm"),
-        "refuse",
+        "read",
         "bar drawn 213 px (x 784..996 on row 970); X2,000 with the factor 1.06 gives 4.717e-08",
     ),
     "fei_quanta_imagej_resaved_databar.tif": Truth(

@@ -139,16 +139,16 @@ def has_decimal_mark(crop: np.ndarray) -> bool:
 
 def repair_dropped_micro(text: str, crop: np.ndarray) -> str | None:
     """Tesseract sometimes drops a µ it cannot name ("200m"). No SEM label is in metres, so when
-    the crop has exactly one glyph more than the text read, and that glyph sits right after the
-    number and descends below the baseline like µ, the unit is µm. None otherwise."""
+    the glyph right after the number's glyphs descends below the baseline like µ (digits, m and
+    n never do), the unit is µm. None otherwise (e.g. "1.00µm" read as "100m": the glyph after
+    three is a digit)."""
     cleaned = _clean_digits(text)
     m = _DROPPED_MICRO.match(cleaned)
     if m is None:
         return None
     comps, text_h, baseline = _glyphs(crop)
-    n_chars = len(cleaned.replace(" ", ""))
     k = len(m.group(1))
-    if len(comps) != n_chars + 1 or not _is_descender(comps[k], text_h, baseline):
+    if len(comps) <= k or not _is_descender(comps[k], text_h, baseline):
         return None
     return f"{m.group(1)} µm"
 
