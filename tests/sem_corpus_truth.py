@@ -74,7 +74,7 @@ CORPUS: dict[str, Truth] = {
     "tescan_mira3_ruler_databar.tif": Truth(
         "tescan", 2.5012e-06, 2.5012e-06, (500.0, "µm"), "refuse", "printed View field 2.56 mm / 1024"
     ),
-    "jeol_jsm7001f_databar.tif": Truth("jeol", 1.8868e-06, 1.8868e-06, (100.0, "µm"), "refuse"),
+    "jeol_jsm7001f_databar.tif": Truth("jeol", 1.8868e-06, 1.8868e-06, (100.0, "µm"), "read"),
     "jeol_sei_databar_a.jpg": Truth(
         "jeol",
         None,
@@ -101,10 +101,10 @@ CORPUS: dict[str, Truth] = {
         "printed HFW 427 µm / 1024 px; the bar gives ~4.12e-07 (1.2 % apart)",
     ),
     "philips_xl30_overlay_databar_a.tif": Truth(
-        "philips", None, 2e-6 / 162, (2.0, "µm"), "refuse", "bar drawn 162 px (x 290..451 on row 430)"
+        "philips", None, 2e-6 / 162, (2.0, "µm"), "read", "bar drawn 162 px (x 290..451 on row 430)"
     ),
     "philips_xl30_overlay_databar_b.tif": Truth(
-        "philips", None, 10e-6 / 150, (10.0, "µm"), "refuse", "bar drawn 150 px (x 290..439 on row 430)"
+        "philips", None, 10e-6 / 150, (10.0, "µm"), "read", "bar drawn 150 px (x 290..439 on row 430)"
     ),
     "hitachi_s3400_half_size_strip.png": Truth(
         "hitachi",

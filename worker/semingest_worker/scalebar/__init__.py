@@ -38,7 +38,7 @@ class ScaleBarInput:
     databar_height_px: int | None = None  # FEI [PrivateFei] DatabarHeight hint
 
 
-def _detect(item: ScaleBarInput) -> detect.Found:
+def _detect(item: ScaleBarInput) -> detect.Found | list[detect.Found]:
     gray = np.asarray(item.gray)
     if gray.ndim != 2 or gray.dtype.kind not in "ui" or min(gray.shape) < 16:
         return detect.Found(
@@ -51,7 +51,10 @@ def _detect(item: ScaleBarInput) -> detect.Found:
     bar = find_databar(band8, offset, gray.shape[0], hint)
     if bar is None:
         found = detect.ruler(band8, offset)
-        return found if found is not None else detect.Found(None, None, None, "no data bar found")
+        if found is None:
+            overlays = detect.overlay(band8, offset, gray.shape[0], item.vendor)
+            return overlays if overlays else detect.Found(None, None, None, "no data bar found")
+        return found
     found = detect.in_databar(band8, offset, bar, item.vendor)
     if found.label_crop is None:
         inside = detect.ruler(band8[bar.top - offset :], bar.top)
@@ -119,6 +122,18 @@ def _reading(found: detect.Found) -> ScaleBarReading:
     return ScaleBarReading(**base, pixel_size_m=size)
 
 
+def _first_overlay(founds: list[detect.Found]) -> ScaleBarReading:
+    """Candidate lines drawn over the image, longest first: the first whose label is a length
+    gives the reading (read or refused); none: no scale bar."""
+    texts = []
+    for found in founds:
+        reading = _reading(found)
+        if reading.pixel_size_m is not None or not reading.reason or "is a length" not in reading.reason:
+            return reading
+        texts.append(reading.label_text or "")
+    return ScaleBarReading(reason=f"no data bar found (lines over the image have no length label: {texts!r})")
+
+
 def read_scale_bars(items: Sequence[ScaleBarInput]) -> list[ScaleBarReading]:
     """One reading per input, in order. Never raises for a bad image. Each image is read on its
     own (its label crops are recognised one by one, see ``ocr``): a reading is a function of its
@@ -131,13 +146,17 @@ def read_scale_bars(items: Sequence[ScaleBarInput]) -> list[ScaleBarReading]:
             out.append(ScaleBarReading(reason=f"scale bar detection failed: {type(exc).__name__}: {exc}"))
             continue
         try:
-            out.append(_reading(found))
+            if isinstance(found, list):  # lines drawn over the image: the first that is a scale bar
+                out.append(_first_overlay(found))
+            else:
+                out.append(_reading(found))
         except ocr.TesseractError as exc:
+            one = found[0] if isinstance(found, list) else found
             out.append(
                 ScaleBarReading(
-                    bar_px=found.bar_px,
-                    bar_px_uncertainty=found.bar_px_uncertainty,
-                    style=found.style,
+                    bar_px=one.bar_px,
+                    bar_px_uncertainty=one.bar_px_uncertainty,
+                    style=one.style,
                     reason=f"OCR failed: {exc}",
                 )
             )

@@ -234,17 +234,22 @@ def _style(bar: DataBar, line: _Line, label_rule: float) -> str:
     return "zeiss_black" if bar.background < 25 else "tescan"
 
 
-def in_databar(band8: np.ndarray, offset: int, bar: DataBar, vendor: str | None) -> Found:
+def in_databar(
+    band8: np.ndarray, offset: int, bar: DataBar, vendor: str | None, line: _Line | None = None
+) -> Found:
+    """The scale bar in a data bar (the longest bar line, an FEI split line first) and its label
+    candidates; ``line`` (rows relative to the bar) when the caller found the line already."""
     region = band8[bar.top - offset : bar.bottom - offset]
     width = region.shape[1]
     ink, diff, contrast = _ink(region, bar.background)
     if contrast < 60:
         return Found(None, None, None, "scale bar line not found in data bar (no contrast)")
     n, lab, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    lines = _horizontal_lines(ink, width, lab, stats)
-    if not lines:
-        return Found(None, None, None, "scale bar line not found in data bar")
-    line = max(lines, key=lambda ln: (ln.gap is not None, ln.length))
+    if line is None:
+        lines = _horizontal_lines(ink, width, lab, stats)
+        if not lines:
+            return Found(None, None, None, "scale bar line not found in data bar")
+        line = max(lines, key=lambda ln: (ln.gap is not None, ln.length))
     spans = [(line.x0, line.gap[0]), (line.gap[1] + 1, line.x1 + 1)] if line.gap else [(line.x0, line.x1 + 1)]
     line_ids = set()
     for a, b in spans:
@@ -403,3 +408,61 @@ def ruler(band8: np.ndarray, offset: int) -> Found | None:
             )
         return Found("ruler", float(length), None, "ruler found but its label was not")
     return None
+
+
+OVERLAY_MIN_LENGTH_SHARE = 0.03  # a scale bar drawn on the image is at least this share of the width
+OVERLAY_MAX_LENGTH_SHARE = 0.6
+OVERLAY_MAX_THICKNESS_SHARE = 0.02  # and at most this share of the image height thick
+OVERLAY_CLEAR_SHARE = 0.9  # the rows just above and below it are this share background
+OVERLAY_MARGIN_SHARE = 0.06  # the text around it is searched this share of the height above/below
+OVERLAY_CANDIDATES = 3
+
+
+def overlay(band8: np.ndarray, offset: int, full_height: int, vendor: str | None) -> list[Found]:
+    """A scale bar without a full-width data bar: a light (dark) line or solid bar on a locally
+    uniform dark (light) background, drawn over the image (legacy FEI/Philips XL30 boxes) or in a
+    bar whose background the image content shares (JEOL). Each such line, longest first, is read
+    as a small data bar of its own; the label grammar and the vote reject text that is no label."""
+    h, width = band8.shape
+    k = max(13, round(0.01 * width) * 2 + 1)
+    max_th = max(3, round(OVERLAY_MAX_THICKNESS_SHARE * full_height))
+    margin = max(20, round(OVERLAY_MARGIN_SHARE * full_height))
+    founds = []
+    for bright in (True, False):
+        mask = ((band8 >= 200) if bright else (band8 <= 55)).astype(np.uint8)
+        opposite = (band8 <= 55) if bright else (band8 >= 200)
+        opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, k), np.uint8))
+        n, _lab, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+        cands = []
+        for i in range(1, n):
+            x, y, cw, ch, _a = (int(v) for v in stats[i])
+            if not (
+                OVERLAY_MIN_LENGTH_SHARE * width <= cw <= OVERLAY_MAX_LENGTH_SHARE * width and ch <= max_th
+            ):
+                continue
+            above = opposite[max(0, y - 3) : y, x : x + cw]
+            below = opposite[y + ch : y + ch + 3, x : x + cw]
+            if above.size == 0 or below.size == 0:
+                continue
+            if min(above.mean(), below.mean()) < OVERLAY_CLEAR_SHARE:
+                continue
+            cands.append((cw, x, y, ch))
+        for cw, x, y, ch in sorted(cands, reverse=True)[:OVERLAY_CANDIDATES]:
+            top, bottom = max(0, y - margin), min(h, y + ch + margin)
+            around = band8[top:bottom]
+            background = int(np.bincount(around[opposite[top:bottom]].ravel(), minlength=256).argmax())
+            bar = DataBar(top + offset, bottom + offset, background, not bright)
+            line = _Line(x, x + cw - 1, y - top, y + ch - 1 - top)
+            found = in_databar(band8, offset, bar, vendor, line)
+            if found.label_crop is not None:
+                founds.append(
+                    Found(
+                        "overlay",
+                        found.bar_px,
+                        found.label_crop,
+                        None,
+                        found.alternatives,
+                        found.bar_px_uncertainty,
+                    )
+                )
+    return founds
