@@ -43,6 +43,8 @@ class FileScore:
     reason: str | None
     believed_m: float | None = None
     believed: str | None = None
+    printed: str | None = None  # a field width / pixel size printed in the bar (second witness)
+    printed_m: float | None = None
 
 
 def _close(a: float, b: float, tol: float) -> bool:
@@ -75,6 +77,8 @@ def score(name: str, truth: Truth, row: dict) -> FileScore:
         reason=row.get("reason"),
         believed_m=row.get("believed_pixel_size_m"),
         believed=row.get("believed_source"),
+        printed=row.get("printed_field"),
+        printed_m=row.get("printed_pixel_size_m"),
     )
 
 

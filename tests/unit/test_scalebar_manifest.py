@@ -53,9 +53,10 @@ def test_metadata_pixel_size_is_exact(rows: dict, name: str) -> None:
 def test_the_row_says_which_pixel_size_is_believed_and_why(rows: dict, name: str) -> None:
     row = rows[name]
     assert row["believed_reason"]
-    if row["ocr_pixel_size_m"] is not None or row["metadata_pixel_size_m"] is not None:
-        assert row["believed_source"] in ("metadata", "scale_bar")
-        assert row["believed_pixel_size_m"] in (row["ocr_pixel_size_m"], row["metadata_pixel_size_m"])
+    if row["believed_pixel_size_m"] is not None:
+        assert row["believed_source"] in ("metadata", "scale_bar", "printed_field")
+        witnesses = (row["ocr_pixel_size_m"], row["metadata_pixel_size_m"], row["printed_pixel_size_m"])
+        assert row["believed_pixel_size_m"] in witnesses
     if row["scale_bar_px"] is not None:
         assert row["scale_bar_px_uncertainty"] > 0
 

@@ -237,6 +237,7 @@ def _scale_bars(work: list[_Work]) -> None:
                 gray=w.image.gray(),
                 vendor=ins.vendor if ins is not None else None,
                 databar_height_px=ins.databar_height_px if ins is not None else None,
+                metadata_pixel_size_m=ins.pixel_size_m if ins is not None else None,
             )
         )
     try:

@@ -134,6 +134,9 @@ class ScaleBarReading:
     pixel_size_m: float | None = None
     style: str | None = None  # which detector matched: zeiss_light, zeiss_black, fei, tescan, jeol, ruler
     reason: str | None = None  # why nothing was found ("no data bar", "label unreadable: ...")
+    # a second witness printed in the data bar (read when metadata and bar do not already agree)
+    printed_field: str | None = None  # e.g. "HFW 427 µm", "Pixel Size = 2.233 nm"
+    printed_pixel_size_m: float | None = None  # that field's pixel size (field width / image width)
 
 
 @dataclass(frozen=True)

@@ -281,7 +281,8 @@ def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetim
         meta_px = number(meta.instrument.pixel_size_m) if meta is not None else None
         ocr_px = number(bar.pixel_size_m)
         ratio = number(ocr_px / meta_px) if ocr_px is not None and meta_px else None
-        belief = believe(meta_px, ocr_px, bar.reason)
+        printed_px = number(bar.printed_pixel_size_m)
+        belief = believe(meta_px, ocr_px, bar.reason, printed_px)
         rows.dependents["pixel_size"] = {
             "image_hash": h,
             "metadata_pixel_size_m": meta_px,
@@ -292,6 +293,8 @@ def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetim
             "scale_bar_px": number(bar.bar_px),
             "scale_bar_px_uncertainty": number(bar.bar_px_uncertainty),
             "ratio": ratio,
+            "printed_field": text(bar.printed_field, _SHORT_LIMITS["scale_bar_text"]),
+            "printed_pixel_size_m": printed_px,
             "believed_pixel_size_m": number(belief.pixel_size_m),
             "believed_source": belief.source.value if belief.source else None,
             "believed_reason": text(belief.reason),

@@ -11,12 +11,13 @@ uncertainty, and the label candidates by geometry); ``vote`` reads a label sever
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..belief import AGREE_TOLERANCE
 from ..records import ScaleBarReading
-from . import detect, ocr, vote
+from . import detect, fields, ocr, vote
 from .databar import bottom_band, content_rows, find_databar
 from .labels import has_decimal_mark, is_round_number, pixel_size_from_label, significant_digits
 
@@ -36,6 +37,8 @@ class ScaleBarInput:
     gray: np.ndarray  # 2-D uint8 or uint16 luminance of the saved image
     vendor: str | None = None  # "zeiss", "fei", "tescan", "jeol", "hitachi" (metadata hint)
     databar_height_px: int | None = None  # FEI [PrivateFei] DatabarHeight hint
+    # the vendor metadata's pixel size: when the bar agrees with it, no third witness is read
+    metadata_pixel_size_m: float | None = None
 
 
 def _detect(item: ScaleBarInput) -> detect.Found | list[detect.Found]:
@@ -134,6 +137,20 @@ def _first_overlay(founds: list[detect.Found]) -> ScaleBarReading:
     return ScaleBarReading(reason=f"no data bar found (lines over the image have no length label: {texts!r})")
 
 
+def _with_witness(item: ScaleBarInput, found: detect.Found, reading: ScaleBarReading) -> ScaleBarReading:
+    """Read the printed field width / pixel size when the metadata and the bar do not already
+    agree (no metadata, no bar reading, or a disagreement): the third witness then decides."""
+    meta, bar = item.metadata_pixel_size_m, reading.pixel_size_m
+    if meta and bar and abs(bar / meta - 1) <= AGREE_TOLERANCE:
+        return reading
+    if found.text_boxes is None:
+        return reading
+    witness = fields.read_witness(found.text_boxes(), int(np.asarray(item.gray).shape[1]))
+    if witness is None:
+        return reading
+    return replace(reading, printed_field=witness.text, printed_pixel_size_m=witness.pixel_size_m)
+
+
 def read_scale_bars(items: Sequence[ScaleBarInput]) -> list[ScaleBarReading]:
     """One reading per input, in order. Never raises for a bad image. Each image is read on its
     own (its label crops are recognised one by one, see ``ocr``): a reading is a function of its
@@ -149,7 +166,7 @@ def read_scale_bars(items: Sequence[ScaleBarInput]) -> list[ScaleBarReading]:
             if isinstance(found, list):  # lines drawn over the image: the first that is a scale bar
                 out.append(_first_overlay(found))
             else:
-                out.append(_reading(found))
+                out.append(_with_witness(item, found, _reading(found)))
         except ocr.TesseractError as exc:
             one = found[0] if isinstance(found, list) else found
             out.append(

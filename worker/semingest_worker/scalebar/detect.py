@@ -14,12 +14,14 @@ below or above it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from .databar import DataBar
+from .fields import TextBox
 
 LABEL_HEIGHT_PX = 40  # label crops are scaled so the text is this tall (Tesseract likes 30-50 px)
 LABEL_PAD_PX = 12
@@ -50,6 +52,8 @@ class Found:
     # first candidate is not a length at all ("SEI", "X2,000")
     alternatives: tuple[np.ndarray, ...] = ()
     bar_px_uncertainty: float | None = None  # standard uncertainty of bar_px (px)
+    # the data bar's text boxes (crops made on demand: only read when a second witness is needed)
+    text_boxes: Callable[[], list[TextBox]] | None = None
 
 
 @dataclass(frozen=True)
@@ -131,8 +135,11 @@ def _horizontal_lines(ink: np.ndarray, width: int, ink_lab: np.ndarray, ink_stat
     return merged + lines
 
 
-def _clusters(glyphs: np.ndarray, heights: list[int] | None = None) -> tuple[int, np.ndarray, np.ndarray]:
-    """Group glyphs into words/phrases (horizontal proximity only)."""
+def _clusters(
+    glyphs: np.ndarray, heights: list[int] | None = None, barrier: np.ndarray | None = None
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """Group glyphs into words/phrases (horizontal proximity only; never across a table rule,
+    ``barrier``)."""
     if heights is None:
         n, _lab, stats, _ = cv2.connectedComponentsWithStats(glyphs, connectivity=8)
         heights = [int(stats[i, cv2.CC_STAT_HEIGHT]) for i in range(1, n)]
@@ -140,6 +147,8 @@ def _clusters(glyphs: np.ndarray, heights: list[int] | None = None) -> tuple[int
     text_h = float(np.median(heights)) if heights else 8.0
     dx = max(3, round(text_h))
     joined = cv2.dilate(glyphs, np.ones((1, dx), np.uint8))
+    if barrier is not None:
+        joined[(barrier > 0) & (glyphs == 0)] = 0
     return cv2.connectedComponentsWithStats(joined, connectivity=8)[:3]
 
 
@@ -269,7 +278,7 @@ def in_databar(
         glyphs[np.isin(lab, list(line_ids))] = 0
     glyphs[rules > 0] = 0
     others = [int(stats[i, cv2.CC_STAT_HEIGHT]) for i in range(1, n) if i not in line_ids]
-    nc, clab, cstats = _clusters(glyphs, others)
+    nc, clab, cstats = _clusters(glyphs, others, rules)
     picks = _pick_label(cstats, nc, line, width, prefer_right=vendor == "jeol")
     if not picks:
         return Found(
@@ -282,6 +291,17 @@ def in_databar(
     crops = [
         _normalise_crop(diff, (np.isin(clab, p) & (glyphs > 0)).astype(np.uint8), contrast) for p in picks
     ]
+
+    def text_boxes() -> list[TextBox]:
+        out = []
+        for i in range(1, nc):
+            bx, by, bw, bh, _a = (int(v) for v in cstats[i])
+            member = ((clab == i) & (glyphs > 0)).astype(np.uint8)
+            if bh < 4 or bw < 4 or not member.any():
+                continue
+            out.append(TextBox(bx, by, bw, bh, _normalise_crop(diff, member, contrast)))
+        return sorted(out, key=lambda b: (b.y, b.x))
+
     x, y, cw, ch = (int(v) for v in cstats[picks[0][0]][:4])
     rule = 0 if line.gap else (1 if y + ch - 1 <= line.y1 + 1 else (0.5 if x >= line.x1 else 3))
     return Found(
@@ -290,6 +310,7 @@ def in_databar(
         crops[0],
         alternatives=tuple(crops[1:]),
         bar_px_uncertainty=BAR_UNCERTAINTY_PX,
+        text_boxes=text_boxes,
     )
 
 

@@ -40,7 +40,7 @@ class Vote:
     parsed: bool  # some rendering parsed as a length (the crop is a label, read or not)
 
 
-def _binarised(crop: np.ndarray) -> np.ndarray:
+def binarised(crop: np.ndarray) -> np.ndarray:
     _t, binary = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     h, w = binary.shape
     return cv2.resize(
@@ -80,7 +80,7 @@ def _whole(crop: np.ndarray) -> tuple[str, Label | None]:
 
 def read_label(crop: np.ndarray) -> Vote:
     text1, first = _whole(crop)
-    second_crop = _binarised(crop)
+    second_crop = binarised(crop)
     text2, second = _whole(second_crop)
     wholes = [lab for lab in (first, second) if lab is not None]
     if not wholes:
