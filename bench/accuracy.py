@@ -131,16 +131,17 @@ def table(scores: list[FileScore]) -> str:
 
 def details(scores: list[FileScore]) -> str:
     out = [
-        "| file | metadata | OCR | label | OCR pixel size | reason / believed |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| file | metadata | OCR | label | OCR pixel size | printed field | reason / believed |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for s in scores:
         px = f"{s.ocr_m:.4g}" if s.ocr_m is not None else "—"
         why = s.reason or ""
         if s.believed:
             why = f"{why} believed: {s.believed}".strip()
+        printed = f"{s.printed} ({s.printed_m:.4g})" if s.printed and s.printed_m else "—"
         out.append(
-            f"| {s.name} | {s.metadata} | {s.ocr} | {s.label or '—'} | {px} | {why.replace('|', '/')} |"
+            f"| {s.name} | {s.metadata} | {s.ocr} | {s.label or '—'} | {px} | {printed} | {why.replace('|', '/')} |"
         )
     return "\n".join(out)
 
