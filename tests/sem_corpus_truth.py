@@ -72,7 +72,7 @@ CORPUS: dict[str, Truth] = {
         "fei/thermo", 2.69792e-07, 2.69792e-07, (100.0, "µm"), "read", "printed HFW 414 µm / 1536"
     ),
     "tescan_mira3_ruler_databar.tif": Truth(
-        "tescan", 2.5012e-06, 2.5012e-06, (500.0, "µm"), "refuse", "printed View field 2.56 mm / 1024"
+        "tescan", 2.5012e-06, 2.5012e-06, (500.0, "µm"), "read", "printed View field 2.56 mm / 1024"
     ),
     "jeol_jsm7001f_databar.tif": Truth("jeol", 1.8868e-06, 1.8868e-06, (100.0, "µm"), "read"),
     "jeol_sei_databar_a.jpg": Truth(

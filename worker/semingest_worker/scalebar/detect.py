@@ -367,7 +367,11 @@ def ruler(band8: np.ndarray, offset: int) -> Found | None:
     for bright in (True, False):
         mask = (band8 >= 200) if bright else (band8 <= 55)
         mask = mask.astype(np.uint8)
-        n, _lab, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        # ticks standing on a base line or inside a frame (TESCAN) are cut free of it: the
+        # horizontal runs go, the vertical ticks stay
+        k = max(13, round(0.02 * width))
+        ticks = mask & ~cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, k), np.uint8))
+        n, _lab, stats, _ = cv2.connectedComponentsWithStats(ticks, connectivity=8)
         rulers = _tick_rows(stats, n, width)
         if not rulers:
             continue
