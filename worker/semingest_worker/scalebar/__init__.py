@@ -52,12 +52,14 @@ def _detect(item: ScaleBarInput) -> detect.Found | list[detect.Found]:
     offset, band8 = bottom_band(gray)
     hint = item.databar_height_px if item.databar_height_px and item.databar_height_px > 0 else None
     bar = find_databar(band8, offset, gray.shape[0], hint)
-    if bar is None:
+    if bar is None:  # a ruler, else lines drawn over the image: the first with a length label
         found = detect.ruler(band8, offset)
-        if found is None:
-            overlays = detect.overlay(band8, offset, gray.shape[0], item.vendor)
-            return overlays if overlays else detect.Found(None, None, None, "no data bar found")
-        return found
+        candidates = ([found] if found is not None else []) + detect.overlay(
+            band8, offset, gray.shape[0], item.vendor
+        )
+        if len(candidates) > 1:
+            return candidates
+        return candidates[0] if candidates else detect.Found(None, None, None, "no data bar found")
     found = detect.in_databar(band8, offset, bar, item.vendor)
     if found.label_crop is None:
         inside = detect.ruler(band8[bar.top - offset :], bar.top)
@@ -125,16 +127,16 @@ def _reading(found: detect.Found) -> ScaleBarReading:
     return ScaleBarReading(**base, pixel_size_m=size)
 
 
-def _first_overlay(founds: list[detect.Found]) -> ScaleBarReading:
-    """Candidate lines drawn over the image, longest first: the first whose label is a length
-    gives the reading (read or refused); none: no scale bar."""
+def _first_length(founds: list[detect.Found]) -> ScaleBarReading:
+    """Candidate scale bars without a data bar (a ruler, then lines drawn over the image, longest
+    first): the first whose label is a length gives the reading (read or refused)."""
     texts = []
     for found in founds:
         reading = _reading(found)
         if reading.pixel_size_m is not None or not reading.reason or "is a length" not in reading.reason:
             return reading
         texts.append(reading.label_text or "")
-    return ScaleBarReading(reason=f"no data bar found (lines over the image have no length label: {texts!r})")
+    return ScaleBarReading(reason=f"no data bar found (no line or ruler has a length label: {texts!r})")
 
 
 def _with_witness(item: ScaleBarInput, found: detect.Found, reading: ScaleBarReading) -> ScaleBarReading:
@@ -164,7 +166,7 @@ def read_scale_bars(items: Sequence[ScaleBarInput]) -> list[ScaleBarReading]:
             continue
         try:
             if isinstance(found, list):  # lines drawn over the image: the first that is a scale bar
-                out.append(_first_overlay(found))
+                out.append(_first_length(found))
             else:
                 out.append(_with_witness(item, found, _reading(found)))
         except ocr.TesseractError as exc:
