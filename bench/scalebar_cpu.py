@@ -41,7 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     for f in list_images(args.dir, DEFAULT_INCLUDE).files:
         image = decode_image(f.path)
         ins = extract_metadata(image, f).instrument
-        inputs.append(ScaleBarInput(image.gray(), ins.vendor, ins.databar_height_px))
+        extra = {"metadata_pixel_size_m": ins.pixel_size_m}  # as the pipeline passes it (when known)
+        if "metadata_pixel_size_m" not in ScaleBarInput.__dataclass_fields__:
+            extra = {}  # an older reader (the "before" of a comparison)
+        inputs.append(ScaleBarInput(image.gray(), ins.vendor, ins.databar_height_px, **extra))
     per_image, wall = [], []
     read = 0
     for _ in range(args.repeats):
