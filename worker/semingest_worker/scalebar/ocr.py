@@ -17,6 +17,7 @@ answers repeated crops (facilities reuse the same magnifications) without Tesser
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import ctypes.util
 import hashlib
@@ -129,17 +130,43 @@ class _Engine:
         lib.TessDeleteText.argtypes = [vp]
         lib.TessBaseAPIClear.argtypes = [vp]
         self._lib = lib
+        # libtesseract runs parts of the LSTM with OpenMP: one thread per reader (Spark runs one
+        # reader per core) and no thread-count-dependent arithmetic. The environment variable
+        # only counts when libgomp was not loaded before; the call sets it for the reading thread.
+        self._omp_set_num_threads = None
+        gomp = ctypes.util.find_library("gomp")
+        if gomp:
+            try:
+                self._omp_set_num_threads = ctypes.CDLL(gomp).omp_set_num_threads
+            except (OSError, AttributeError):
+                self._omp_set_num_threads = None
         self._api = lib.TessBaseAPICreate()
         if lib.TessBaseAPIInit2(self._api, None, b"eng", OEM_LSTM_ONLY) != 0:
             raise TesseractError("libtesseract could not load its English model (tesseract-ocr-eng)")
         self._lock = threading.Lock()
+        lib.TessBaseAPIEnd.argtypes = [vp]
+        lib.TessBaseAPIDelete.argtypes = [vp]
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        """Free the model (at interpreter exit: libtesseract otherwise reports it as leaked)."""
+        with self._lock:
+            if self._api:
+                self._lib.TessBaseAPIEnd(self._api)
+                self._lib.TessBaseAPIDelete(self._api)
+                self._api = None
 
     def recognize(self, crop: np.ndarray, kind: Kind) -> Recognition:
         img = np.ascontiguousarray(crop, dtype=np.uint8)
         if img.ndim != 2 or min(img.shape) < 1:
             raise TesseractError(f"not a 2-D crop: shape {img.shape}")
-        lib, api = self._lib, self._api
+        lib = self._lib
         with self._lock:
+            api = self._api
+            if not api:
+                raise TesseractError("the Tesseract engine was closed")
+            if self._omp_set_num_threads is not None:
+                self._omp_set_num_threads(1)
             lib.TessBaseAPISetPageSegMode(api, PSM_SINGLE_LINE)
             lib.TessBaseAPISetVariable(api, b"tessedit_char_whitelist", kind.value.encode())
             lib.TessBaseAPISetImage(api, img.ctypes.data, img.shape[1], img.shape[0], 1, img.strides[0])
