@@ -26,6 +26,7 @@ from .fields import TextBox
 LABEL_HEIGHT_PX = 40  # label crops are scaled so the text is this tall (Tesseract likes 30-50 px)
 LABEL_PAD_PX = 12
 MIN_TICKS = 6
+PARTIAL_COVER_MAX = 0.9  # a pixel beyond a bar's end covered less than this is its blurred edge
 MAX_LABEL_CANDIDATES = 3
 RULE_HEIGHT_SHARE = 0.8  # a component this share of the bar's height is a rule, not a glyph
 RULE_WIDTH_SHARE = (
@@ -67,6 +68,27 @@ class _Line:
     @property
     def length(self) -> int:
         return self.x1 - self.x0 + 1
+
+
+def _subpixel_ends(diff: np.ndarray, line: _Line) -> float:
+    """The sub-pixel correction of a bar's integer length from its edge profile: the bar's
+    contrast, averaged over its rows, gives each end pixel's coverage; a partly covered pixel
+    just outside an end adds its share, a partly covered end pixel loses its missing share
+    (antialiased or blurred ends, resized images). Pixels outside that are fully covered belong
+    to something else (a glyph touching the bar) and add nothing."""
+    if line.length < 6:
+        return 0.0
+    rows = diff[line.y0 : line.y1 + 1].astype(np.float32).mean(axis=0)
+    level = float(np.median(rows[line.x0 + 2 : line.x1 - 1]))
+    if level <= 0:
+        return 0.0
+    cover = np.clip(rows / level, 0.0, 1.0)
+    delta = 0.0
+    for end, out in ((line.x0, line.x0 - 1), (line.x1, line.x1 + 1)):
+        delta -= 1.0 - float(cover[end])
+        if 0 <= out < cover.size and cover[out] < PARTIAL_COVER_MAX:
+            delta += float(cover[out])
+    return float(np.clip(delta, -1.0, 1.0))
 
 
 def _end_ticks(ink: np.ndarray, line: _Line) -> float:
@@ -283,7 +305,7 @@ def in_databar(
     if not picks:
         return Found(
             None,
-            _end_ticks(ink, line),
+            _end_ticks(ink, line) + _subpixel_ends(diff, line),
             None,
             "label not found next to the scale bar",
             bar_px_uncertainty=BAR_UNCERTAINTY_PX,
@@ -306,7 +328,7 @@ def in_databar(
     rule = 0 if line.gap else (1 if y + ch - 1 <= line.y1 + 1 else (0.5 if x >= line.x1 else 3))
     return Found(
         _style(bar, line, rule),
-        _end_ticks(ink, line),
+        _end_ticks(ink, line) + _subpixel_ends(diff, line),
         crops[0],
         alternatives=tuple(crops[1:]),
         bar_px_uncertainty=BAR_UNCERTAINTY_PX,
