@@ -11,6 +11,7 @@ baseline is µm however the model named it. So one misread digit ("100 nm" read 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import cv2
@@ -30,6 +31,7 @@ from .labels import (
 MIN_VOTES = 2
 SECOND_SCALE = 1.4  # the binarised rendering is read at this scale of the first one
 PAD_PX = 12
+SPACE_SHARE = 0.25  # a gap between glyphs this share of the text height is a word space
 
 
 @dataclass(frozen=True)
@@ -50,16 +52,29 @@ def binarised(crop: np.ndarray) -> np.ndarray:
     )
 
 
-def _split(crop: np.ndarray, n_number_glyphs: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """The crop cut between the number's last glyph and the unit's first (columns of ink)."""
+def _split(crop: np.ndarray, n_number_glyphs: int, spaced: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """The crop cut between the number and the unit: at the word space when the label has one
+    (the first gap as wide as a space after as many glyphs as the number has), else between the number's
+    last glyph and the unit's first (glyphs that touch make this less sure: the vote then
+    abstains or disagrees, never agrees by chance)."""
+    ink_rows = np.flatnonzero((crop < 128).any(axis=1))
     ink = (crop < 128).any(axis=0)
     xs = np.flatnonzero(ink)
-    if xs.size == 0:
+    if xs.size == 0 or ink_rows.size == 0:
         return None
     runs = np.split(xs, np.flatnonzero(np.diff(xs) > 1) + 1)  # glyph column runs, left to right
-    if len(runs) <= n_number_glyphs:
+    gaps = [int(b[0]) - int(a[-1]) - 1 for a, b in zip(runs, runs[1:], strict=False)]
+    text_h = int(ink_rows[-1] - ink_rows[0] + 1)
+    # the word space: the first gap as wide as a space after the number's glyphs, else the widest
+    spaces = [k for k, g in enumerate(gaps) if g >= SPACE_SHARE * text_h]
+    after = [k for k in spaces if k >= n_number_glyphs - 1]
+    if spaced and spaces:
+        k = after[0] if after else max(spaces, key=lambda i: gaps[i])
+        cut = (int(runs[k][-1]) + int(runs[k + 1][0])) // 2 + 1
+    elif len(runs) > n_number_glyphs:
+        cut = (int(runs[n_number_glyphs - 1][-1]) + int(runs[n_number_glyphs][0])) // 2 + 1
+    else:
         return None
-    cut = (int(runs[n_number_glyphs - 1][-1]) + int(runs[n_number_glyphs][0])) // 2 + 1
 
     def pad(part: np.ndarray) -> np.ndarray:
         return cv2.copyMakeBorder(part, 0, 0, PAD_PX, PAD_PX, cv2.BORDER_CONSTANT, value=255)
@@ -90,7 +105,9 @@ def read_label(crop: np.ndarray) -> Vote:
     digits_text = unit_text = ""
     glyphs = len(wholes[0].number)
     binary = np.where(second_crop < 128, 0, 255).astype(np.uint8)
-    parts = _split(crop, glyphs)
+    raw = text1 if first is not None else text2  # as read, before any repair
+    spaced = re.match(r"^\W*[\d.,]+\s+\S", raw) is not None
+    parts = _split(crop, glyphs, spaced)
     if parts is not None:
         digits_text = ocr.recognize(parts[0], ocr.Kind.DIGITS).text
         unit_text = ocr.recognize(parts[1], ocr.Kind.UNIT).text
