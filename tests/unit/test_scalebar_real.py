@@ -121,3 +121,53 @@ def test_content_rows_stop_at_the_data_bar(sem_corpus: Path) -> None:
     assert content_rows(_gray(sem_corpus / "fei_helios_8bit_databar.tif")) == 442  # [Image] ResolutionY
     assert content_rows(_gray(sem_corpus / "zeiss_1k_databar.tif")) == 691
     assert content_rows(_gray(sem_corpus / "hitachi_su3500_ruler.jpg")) == 960  # no bar: all rows
+
+
+@pytest.fixture(scope="module")
+def no_metadata(sem_corpus: Path) -> dict[str, object]:
+    """Files read as a new user's exports would be: no vendor hint, no metadata pixel size."""
+    names = [
+        "zeiss_auriga_white_databar.tif",
+        "jeol_sei_databar_b.jpg",
+        "philips_xl30_overlay_databar_a.tif",
+        "fei_quanta_imagej_resaved_databar.tif",
+        "thermo_scios_databar.tif",
+        "tescan_mira3_ruler_databar.tif",
+    ]
+    return dict(
+        zip(names, read_scale_bars([ScaleBarInput(_gray(sem_corpus / n)) for n in names]), strict=True)
+    )
+
+
+def test_the_zeiss_100_nm_label_misread_as_400_or_700_nm_is_refused(no_metadata: dict) -> None:
+    reading = no_metadata["zeiss_auriga_white_databar.tif"]
+    assert reading.pixel_size_m is None
+    assert "disagree" in reading.reason or "too few" in reading.reason
+
+
+def test_jeol_magnification_next_to_the_bar_is_not_the_label(no_metadata: dict) -> None:
+    reading = no_metadata["jeol_sei_databar_b.jpg"]  # "X2,000" sits as close to the bar as "10µm"
+    assert (reading.value, reading.unit) == (10.0, "µm")
+    assert reading.pixel_size_m == pytest.approx(10e-6 / 213, rel=0.03)
+
+
+def test_xl30_bar_overlaid_inside_the_frame_is_found(no_metadata: dict) -> None:
+    reading = no_metadata["philips_xl30_overlay_databar_a.tif"]
+    assert reading.style == "overlay" and (reading.value, reading.unit) == (2.0, "µm")
+    assert reading.pixel_size_m == pytest.approx(2e-6 / 162, rel=0.03)
+
+
+def test_printed_field_width_is_a_second_witness(no_metadata: dict) -> None:
+    reading = no_metadata["fei_quanta_imagej_resaved_databar.tif"]  # "HFW" over "427 µm"
+    assert reading.printed_field and "427" in reading.printed_field
+    assert reading.printed_pixel_size_m == pytest.approx(427e-6 / 1024, rel=1e-3)
+    assert reading.printed_pixel_size_m == pytest.approx(reading.pixel_size_m, rel=0.03)
+    scios = no_metadata["thermo_scios_databar.tif"]  # "HFW" over "414 µm", label in the bar's gap
+    assert scios.printed_pixel_size_m == pytest.approx(414e-6 / 1536, rel=1e-3)
+    assert scios.pixel_size_m == pytest.approx(2.69792e-07, rel=0.03)
+
+
+def test_tescan_ruler_in_a_table_cell_is_measured_tick_to_tick(no_metadata: dict) -> None:
+    reading = no_metadata["tescan_mira3_ruler_databar.tif"]
+    assert reading.style == "ruler" and (reading.value, reading.unit) == (500.0, "µm")
+    assert reading.pixel_size_m == pytest.approx(2.5012e-06, rel=0.03)
