@@ -210,6 +210,15 @@ def glyph_descends(crop: np.ndarray, index: int) -> bool:
     return _is_descender(comps[index], text_h, baseline)
 
 
+def first_descender(crop: np.ndarray) -> int | None:
+    """The index of the first glyph that descends below the baseline (a µ), or None."""
+    comps, text_h, baseline = _glyphs(crop)
+    for i, c in enumerate(comps):
+        if text_h > 0 and _is_descender(c, text_h, baseline):
+            return i
+    return None
+
+
 _MICRO_AS_DIGIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*\d\s*m\s*$")
 
 

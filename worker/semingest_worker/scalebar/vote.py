@@ -20,6 +20,7 @@ import numpy as np
 from . import ocr
 from .labels import (
     Label,
+    first_descender,
     glyph_descends,
     parse_digits,
     parse_length,
@@ -50,6 +51,13 @@ def binarised(crop: np.ndarray) -> np.ndarray:
         (max(1, round(w * SECOND_SCALE)), max(1, round(h * SECOND_SCALE))),
         interpolation=cv2.INTER_AREA,
     )
+
+
+def _rescaled(crop: np.ndarray) -> np.ndarray:
+    """The grey crop at another scale (the number's second constrained reading)."""
+    h, w = crop.shape
+    size = (max(1, round(w * SECOND_SCALE)), max(1, round(h * SECOND_SCALE)))
+    return cv2.resize(crop, size, interpolation=cv2.INTER_CUBIC)
 
 
 def _split(crop: np.ndarray, n_number_glyphs: int, spaced: bool) -> tuple[np.ndarray, np.ndarray] | None:
@@ -97,34 +105,43 @@ def read_label(crop: np.ndarray) -> Vote:
     text1, first = _whole(crop)
     second_crop = binarised(crop)
     text2, second = _whole(second_crop)
+    binary = np.where(second_crop < 128, 0, 255).astype(np.uint8)
     wholes = [lab for lab in (first, second) if lab is not None]
-    if not wholes:
-        return Vote(None, text1, f"no length in the label: OCR read {text1!r} / {text2!r}", False)
     numbers: list[float | None] = [float(lab.number) for lab in wholes]
     units: list[str | None] = [lab.unit if lab.unit != "pm" else "µm" for lab in wholes]
-    digits_text = unit_text = ""
-    glyphs = len(wholes[0].number)
-    binary = np.where(second_crop < 128, 0, 255).astype(np.uint8)
-    raw = text1 if first is not None else text2  # as read, before any repair
-    spaced = re.match(r"^\W*[\d.,]+\s+\S", raw) is not None
+    if wholes:  # the number has as many glyphs as the reading's number has characters
+        glyphs = len(wholes[0].number)
+        raw = text1 if first is not None else text2  # as read, before any repair
+        spaced = re.match(r"^\W*[\d.,]+\s+\S", raw) is not None
+    else:  # no reading parses: the glyphs before a µ (the first descender) may be the number
+        glyphs, spaced = first_descender(binary), False
+        if glyphs is None or glyphs == 0:
+            return Vote(None, text1, f"no length in the label: OCR read {text1!r} / {text2!r}", False)
+    micro = glyph_descends(binary, glyphs)
+    digits_text = digits_text2 = unit_text = ""
     parts = _split(crop, glyphs, spaced)
     if parts is not None:
         digits_text = ocr.recognize(parts[0], ocr.Kind.DIGITS).text
+        digits_text2 = ocr.recognize(_rescaled(parts[0]), ocr.Kind.DIGITS).text
         unit_text = ocr.recognize(parts[1], ocr.Kind.UNIT).text
-        d = parse_digits(digits_text)
-        numbers.append(float(d) if d is not None else None)
+        for d in (parse_digits(digits_text), parse_digits(digits_text2)):
+            numbers.append(float(d) if d is not None else None)
         units.append(parse_unit(unit_text))
-    if glyph_descends(binary, glyphs):
+    if micro:
         # the unit's first glyph hangs below the baseline: of the closed set (µm, nm, mm) only µ
-        # does, however the model named it
-        units = ["µm" if u is not None else None for u in units]
+        # does, however the model named it; the glyph's shape is a vote of its own
+        units = ["µm" if u is not None else None for u in units] + ["µm"]
     cast_n = [n for n in numbers if n is not None]
     cast_u = [u for u in units if u is not None]
-    votes = f"readings {text1!r}, {text2!r}, digits {digits_text!r}, unit {unit_text!r}"
+    votes = f"readings {text1!r}, {text2!r}, digits {digits_text!r}/{digits_text2!r}, unit {unit_text!r}" + (
+        ", a µ by its descender" if micro else ""
+    )
+    if not wholes and (not cast_n or not cast_u):
+        return Vote(None, text1, f"no length in the label: OCR read {text1!r} / {text2!r}", False)
     if len(cast_n) < MIN_VOTES or len(cast_u) < MIN_VOTES:
         return Vote(None, text1, f"label uncertain: too few agreeing readings ({votes})", True)
     if len(set(cast_n)) > 1 or len(set(cast_u)) > 1:
         return Vote(None, text1, f"label uncertain: the readings disagree ({votes})", True)
-    best = first if first is not None else wholes[0]
-    agreed = Label(cast_n[0], cast_u[0], best.text, best.number)
+    number = wholes[0].number if wholes else parse_digits(digits_text) or parse_digits(digits_text2) or ""
+    agreed = Label(cast_n[0], cast_u[0], text1 if first is not None else text2, number)
     return Vote(agreed, text1 if first is not None else text2, None, True)
