@@ -10,7 +10,8 @@ uncertainty, and the label candidates by geometry); ``vote`` reads a label sever
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -41,7 +42,7 @@ class ScaleBarInput:
     metadata_pixel_size_m: float | None = None
 
 
-def _detect(item: ScaleBarInput) -> detect.Found | list[detect.Found]:
+def _detect(item: ScaleBarInput) -> detect.Found | Iterator[detect.Found]:
     gray = np.asarray(item.gray)
     if gray.ndim != 2 or gray.dtype.kind not in "ui" or min(gray.shape) < 16:
         return detect.Found(
@@ -54,12 +55,8 @@ def _detect(item: ScaleBarInput) -> detect.Found | list[detect.Found]:
     bar = find_databar(band8, offset, gray.shape[0], hint)
     if bar is None:  # a ruler, else lines drawn over the image: the first with a length label
         found = detect.ruler(band8, offset)
-        candidates = ([found] if found is not None else []) + detect.overlay(
-            band8, offset, gray.shape[0], item.vendor
-        )
-        if len(candidates) > 1:
-            return candidates
-        return candidates[0] if candidates else detect.Found(None, None, None, "no data bar found")
+        overlays = detect.overlay(band8, offset, gray.shape[0], item.vendor)  # lazy
+        return itertools.chain([found] if found is not None else [], overlays)
     found = detect.in_databar(band8, offset, bar, item.vendor)
     if found.label_crop is None:
         inside = detect.ruler(band8[bar.top - offset :], bar.top)
@@ -84,7 +81,8 @@ def _read_candidates(found: detect.Found) -> tuple[vote.Vote, np.ndarray]:
     refused; when none is, a refusal that lists what was read."""
     assert found.label_crop is not None
     texts = []
-    for crop in (found.label_crop, *found.alternatives):
+    crops = itertools.chain([found.label_crop], (make() for make in found.alternatives))
+    for crop in crops:
         v = vote.read_label(crop)
         if v.parsed:
             return v, crop
@@ -127,15 +125,21 @@ def _reading(found: detect.Found) -> ScaleBarReading:
     return ScaleBarReading(**base, pixel_size_m=size)
 
 
-def _first_length(founds: list[detect.Found]) -> ScaleBarReading:
+def _first_length(founds: Iterator[detect.Found]) -> ScaleBarReading:
     """Candidate scale bars without a data bar (a ruler, then lines drawn over the image, longest
     first): the first whose label is a length gives the reading (read or refused)."""
-    texts = []
+    texts: list[str] = []
+    last = ScaleBarReading(reason="no data bar found")
     for found in founds:
         reading = _reading(found)
         if reading.pixel_size_m is not None or not reading.reason or "is a length" not in reading.reason:
             return reading
+        last = reading
         texts.append(reading.label_text or "")
+    if len(texts) == 1:
+        return last  # one candidate: its own reason
+    if not texts:
+        return ScaleBarReading(reason="no data bar found")
     return ScaleBarReading(reason=f"no data bar found (no line or ruler has a length label: {texts!r})")
 
 
@@ -165,12 +169,12 @@ def read_scale_bars(items: Sequence[ScaleBarInput]) -> list[ScaleBarReading]:
             out.append(ScaleBarReading(reason=f"scale bar detection failed: {type(exc).__name__}: {exc}"))
             continue
         try:
-            if isinstance(found, list):  # lines drawn over the image: the first that is a scale bar
+            if not isinstance(found, detect.Found):  # no data bar: the first candidate that reads
                 out.append(_first_length(found))
             else:
                 out.append(_with_witness(item, found, _reading(found)))
         except ocr.TesseractError as exc:
-            one = found[0] if isinstance(found, list) else found
+            one = found if isinstance(found, detect.Found) else detect.Found(None, None, None)
             out.append(
                 ScaleBarReading(
                     bar_px=one.bar_px,
@@ -179,4 +183,6 @@ def read_scale_bars(items: Sequence[ScaleBarInput]) -> list[ScaleBarReading]:
                     reason=f"OCR failed: {exc}",
                 )
             )
+        except Exception as exc:  # noqa: BLE001 - one odd image must not fail the batch
+            out.append(ScaleBarReading(reason=f"scale bar reading failed: {type(exc).__name__}: {exc}"))
     return out

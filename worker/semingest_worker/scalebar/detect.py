@@ -14,7 +14,7 @@ below or above it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -51,7 +51,7 @@ class Found:
     reason: str | None = None
     # other text clusters that could be the label, next best by geometry first: read when the
     # first candidate is not a length at all ("SEI", "X2,000")
-    alternatives: tuple[np.ndarray, ...] = ()
+    alternatives: tuple[Callable[[], np.ndarray], ...] = ()  # made on demand
     bar_px_uncertainty: float | None = None  # standard uncertainty of bar_px (px)
     # the data bar's text boxes (crops made on demand: only read when a second witness is needed)
     text_boxes: Callable[[], list[TextBox]] | None = None
@@ -240,7 +240,9 @@ def _clean_member(member: np.ndarray) -> np.ndarray:
 
 def _normalise_crop(diff: np.ndarray, member: np.ndarray, contrast: int) -> np.ndarray:
     """Black text on white, text LABEL_HEIGHT_PX tall, padded, binarised."""
-    member = _clean_member(member)
+    ys, xs = np.nonzero(member)  # work on the member's box only (the region is much larger)
+    by0, by1, bx0, bx1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    diff, member = diff[by0:by1, bx0:bx1], _clean_member(member[by0:by1, bx0:bx1])
     ys, xs = np.nonzero(member)
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     crop = diff[y0:y1, x0:x1].astype(np.float32) * (member[y0:y1, x0:x1] > 0)
@@ -310,9 +312,11 @@ def in_databar(
             "label not found next to the scale bar",
             bar_px_uncertainty=BAR_UNCERTAINTY_PX,
         )
-    crops = [
-        _normalise_crop(diff, (np.isin(clab, p) & (glyphs > 0)).astype(np.uint8), contrast) for p in picks
-    ]
+
+    def crop_of(pick: list[int]) -> Callable[[], np.ndarray]:
+        return lambda: _normalise_crop(diff, (np.isin(clab, pick) & (glyphs > 0)).astype(np.uint8), contrast)
+
+    crops = [crop_of(p) for p in picks]
 
     def text_boxes() -> list[TextBox]:
         out = []
@@ -329,7 +333,7 @@ def in_databar(
     return Found(
         _style(bar, line, rule),
         _end_ticks(ink, line) + _subpixel_ends(diff, line),
-        crops[0],
+        crops[0](),
         alternatives=tuple(crops[1:]),
         bar_px_uncertainty=BAR_UNCERTAINTY_PX,
         text_boxes=text_boxes,
@@ -465,16 +469,16 @@ OVERLAY_MARGIN_SHARE = 0.06  # the text around it is searched this share of the 
 OVERLAY_CANDIDATES = 3
 
 
-def overlay(band8: np.ndarray, offset: int, full_height: int, vendor: str | None) -> list[Found]:
+def overlay(band8: np.ndarray, offset: int, full_height: int, vendor: str | None) -> Iterator[Found]:
     """A scale bar without a full-width data bar: a light (dark) line or solid bar on a locally
     uniform dark (light) background, drawn over the image (legacy FEI/Philips XL30 boxes) or in a
     bar whose background the image content shares (JEOL). Each such line, longest first, is read
-    as a small data bar of its own; the label grammar and the vote reject text that is no label."""
+    as a small data bar of its own; the label grammar and the vote reject text that is no label.
+    A generator: the caller stops at the first candidate that reads."""
     h, width = band8.shape
     k = max(13, round(0.01 * width) * 2 + 1)
     max_th = max(3, round(OVERLAY_MAX_THICKNESS_SHARE * full_height))
     margin = max(20, round(OVERLAY_MARGIN_SHARE * full_height))
-    founds = []
     for bright in (True, False):
         mask = ((band8 >= 200) if bright else (band8 <= 55)).astype(np.uint8)
         opposite = (band8 <= 55) if bright else (band8 >= 200)
@@ -502,14 +506,11 @@ def overlay(band8: np.ndarray, offset: int, full_height: int, vendor: str | None
             line = _Line(x, x + cw - 1, y - top, y + ch - 1 - top)
             found = in_databar(band8, offset, bar, vendor, line)
             if found.label_crop is not None:
-                founds.append(
-                    Found(
-                        "overlay",
-                        found.bar_px,
-                        found.label_crop,
-                        None,
-                        found.alternatives,
-                        found.bar_px_uncertainty,
-                    )
+                yield Found(
+                    "overlay",
+                    found.bar_px,
+                    found.label_crop,
+                    None,
+                    found.alternatives,
+                    found.bar_px_uncertainty,
                 )
-    return founds
