@@ -11,6 +11,7 @@ from PIL import Image
 
 from semingest_worker import synth
 from semingest_worker.scalebar import ScaleBarInput, _detect, content_rows, ocr, read_scale_bars
+from semingest_worker.scalebar.detect import Found
 
 PER_STYLE = 10
 
@@ -84,6 +85,8 @@ def test_label_crops_are_read_one_by_one_with_the_same_text(corpus) -> None:
     crops = []
     for img in corpus[::5]:
         found = _detect(ScaleBarInput(_gray(img.path)))
+        if not isinstance(found, Found):  # no data bar: the candidates (ruler first)
+            found = next(iter(found), Found(None, None, None))
         if found.label_crop is not None:
             crops.append(found.label_crop)
     assert len(crops) >= 10

@@ -31,6 +31,7 @@ from .labels import (
 
 MIN_VOTES = 2
 SECOND_SCALE = 1.4  # the binarised rendering is read at this scale of the first one
+DIGITS_SCALE = 0.7  # the number's second digits-only reading is at this scale
 PAD_PX = 12
 SPACE_SHARE = 0.25  # a gap between glyphs this share of the text height is a word space
 
@@ -54,10 +55,11 @@ def binarised(crop: np.ndarray) -> np.ndarray:
 
 
 def _rescaled(crop: np.ndarray) -> np.ndarray:
-    """The grey crop at another scale (the number's second constrained reading)."""
+    """The grey crop at another scale (the number's second constrained reading): reduced by
+    area averaging, which keeps thin strokes that an enlargement would blur into other digits."""
     h, w = crop.shape
-    size = (max(1, round(w * SECOND_SCALE)), max(1, round(h * SECOND_SCALE)))
-    return cv2.resize(crop, size, interpolation=cv2.INTER_CUBIC)
+    size = (max(1, round(w * DIGITS_SCALE)), max(1, round(h * DIGITS_SCALE)))
+    return cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
 
 
 def _split(crop: np.ndarray, n_number_glyphs: int, spaced: bool) -> tuple[np.ndarray, np.ndarray] | None:
