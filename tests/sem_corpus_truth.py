@@ -78,19 +78,21 @@ CORPUS: dict[str, Truth] = {
     "jeol_sei_databar_a.jpg": Truth(
         "jeol",
         None,
-        1e-6 / 37,
+        1e-6 / 36.5,
         (1.0, "µm"),
-        "refuse",
-        "bar drawn 37 px (x 960..996 on row 970); X3,500 with JEOL's factor 1.06 (see jsm7001f) "
-        "gives 2.695e-08",
+        "read",
+        "bar drawn 37 px (x 960..996 on row 970): 36 px between the end columns' centres (JEOL's "
+        "own convention, see jsm7001f: drawn 54, $$SM_MICRON_BAR 53), 37 edge to edge; the truth "
+        "is taken between the two (±1.4 %). X3,500 with JEOL's factor 1.06 gives 2.695e-08",
     ),
     "jeol_sei_databar_b.jpg": Truth(
         "jeol",
         None,
-        10e-6 / 213,
+        10e-6 / 212.5,
         (10.0, "µm"),
         "read",
-        "bar drawn 213 px (x 784..996 on row 970); X2,000 with the factor 1.06 gives 4.717e-08",
+        "bar drawn 213 px (x 784..996 on row 970), 212 between the end columns' centres; X2,000 "
+        "with the factor 1.06 gives 4.717e-08",
     ),
     "fei_quanta_imagej_resaved_databar.tif": Truth(
         "fei/thermo",
