@@ -23,6 +23,11 @@ import numpy as np
 from .databar import DataBar
 from .fields import TextBox
 
+LIGHT_MIN = 200  # 8-bit level from which a pixel is light ink (rulers, lines over the image)
+DARK_MAX = 55  # and up to which it is dark ink
+INK_MIN_DIFF = 40  # a data-bar pixel is ink when it differs from the background by this much,
+INK_CONTRAST_SHARE = 0.35  # and by this share of the bar's strongest contrast
+MIN_BAR_CONTRAST = 60  # a data bar with less contrast holds no readable line
 LABEL_HEIGHT_PX = 40  # label crops are scaled so the text is this tall (Tesseract likes 30-50 px)
 LABEL_PAD_PX = 12
 MIN_TICKS = 6
@@ -120,7 +125,7 @@ def _end_ticks(ink: np.ndarray, line: _Line) -> float:
 def _ink(region: np.ndarray, background: int) -> tuple[np.ndarray, np.ndarray, int]:
     diff = cv2.absdiff(region, np.full_like(region, background))
     contrast = int(diff.max()) if diff.size else 0
-    thr = max(40, int(0.35 * contrast))
+    thr = max(INK_MIN_DIFF, int(INK_CONTRAST_SHARE * contrast))
     return (diff > thr).astype(np.uint8), diff, contrast
 
 
@@ -275,7 +280,7 @@ def in_databar(
     region = band8[bar.top - offset : bar.bottom - offset]
     width = region.shape[1]
     ink, diff, contrast = _ink(region, bar.background)
-    if contrast < 60:
+    if contrast < MIN_BAR_CONTRAST:
         return Found(None, None, None, "scale bar line not found in data bar (no contrast)")
     n, lab, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     if line is None:
@@ -391,7 +396,7 @@ def ruler(band8: np.ndarray, offset: int) -> Found | None:
     """A tick ruler in the bottom band: its whole length and the label below or above it."""
     width = band8.shape[1]
     for bright in (True, False):
-        mask = (band8 >= 200) if bright else (band8 <= 55)
+        mask = (band8 >= LIGHT_MIN) if bright else (band8 <= DARK_MAX)
         mask = mask.astype(np.uint8)
         # ticks standing on a base line or inside a frame (TESCAN) are cut free of it: the
         # horizontal runs go, the vertical ticks stay
@@ -480,8 +485,8 @@ def overlay(band8: np.ndarray, offset: int, full_height: int, vendor: str | None
     max_th = max(3, round(OVERLAY_MAX_THICKNESS_SHARE * full_height))
     margin = max(20, round(OVERLAY_MARGIN_SHARE * full_height))
     for bright in (True, False):
-        mask = ((band8 >= 200) if bright else (band8 <= 55)).astype(np.uint8)
-        opposite = (band8 <= 55) if bright else (band8 >= 200)
+        mask = ((band8 >= LIGHT_MIN) if bright else (band8 <= DARK_MAX)).astype(np.uint8)
+        opposite = (band8 <= DARK_MAX) if bright else (band8 >= LIGHT_MIN)
         opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, k), np.uint8))
         n, _lab, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
         cands = []
