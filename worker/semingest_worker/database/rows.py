@@ -297,7 +297,7 @@ def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetim
             "printed_pixel_size_m": printed_px,
             "believed_pixel_size_m": number(belief.pixel_size_m),
             "believed_source": belief.source.value if belief.source else None,
-            "believed_reason": text(belief.reason),
+            "believed_reason": bounded_text(belief.reason, REASON_LIMIT),
             "style": text(bar.style, _SHORT_LIMITS["style"]),
             "reason": bounded_text(bar.reason, REASON_LIMIT),
         }
