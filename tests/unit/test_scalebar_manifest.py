@@ -15,10 +15,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from accuracy import run_pipeline, score  # noqa: E402
 from sem_corpus_truth import CORPUS  # noqa: E402
 
-# Metadata the vendors branch (issue 19 items 1 and 8) corrects; not the scale-bar reader's.
-KNOWN_METADATA_GAPS = {"zeiss_512px.tif": "AP_PIXEL_SIZE of the 1024 px scan taken for the 512 px image"}
-
-
 @pytest.fixture(scope="module")
 def rows(sem_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     return run_pipeline(sem_corpus, tmp_path_factory.mktemp("accuracy"))
@@ -44,8 +40,6 @@ def test_scale_bar_is_right_or_refused_with_a_reason(rows: dict, name: str) -> N
 @pytest.mark.parametrize("name", sorted(CORPUS))
 def test_metadata_pixel_size_is_exact(rows: dict, name: str) -> None:
     s = score(name, CORPUS[name], rows[name])
-    if name in KNOWN_METADATA_GAPS:
-        return
     assert s.metadata in ("exact", "none"), f"{name}: metadata {s.metadata} ({s.metadata_m})"
 
 
