@@ -6,7 +6,7 @@ this process's CPU time plus that of its children (Tesseract). The label cache i
 each repeat, so every label is really read. Prints one JSON object: the median over the repeats
 of the CPU seconds per image.
 
-    python bench/scalebar_cpu.py DIR [--repeats 5] [--batch 32]
+    python bench/scalebar_cpu.py DIR [--repeats 5] [--batch 32] [--no-metadata]
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("dir")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument(
+        "--no-metadata", action="store_true", help="read as exports without vendor metadata (no hints)"
+    )
     args = ap.parse_args(argv)
 
     from semingest_worker.discovery import DEFAULT_INCLUDE, list_images
@@ -44,7 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         extra = {"metadata_pixel_size_m": ins.pixel_size_m}  # as the pipeline passes it (when known)
         if "metadata_pixel_size_m" not in ScaleBarInput.__dataclass_fields__:
             extra = {}  # an older reader (the "before" of a comparison)
-        inputs.append(ScaleBarInput(image.gray(), ins.vendor, ins.databar_height_px, **extra))
+        if args.no_metadata:
+            inputs.append(ScaleBarInput(image.gray()))
+        else:
+            inputs.append(ScaleBarInput(image.gray(), ins.vendor, ins.databar_height_px, **extra))
     per_image, wall = [], []
     read = 0
     for _ in range(args.repeats):

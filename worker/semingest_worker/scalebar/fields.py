@@ -22,6 +22,7 @@ from .labels import parse_length
 from .vote import binarised
 
 MAX_FIELD_BOXES = 32  # text boxes read at most per data bar (a full FEI/Zeiss bar has ~20)
+PREFIX_HEIGHTS = 4.5  # a box's first this-many crop heights hold any keyword (crops are ~1.6x text)
 BELOW_GAP_HEIGHTS = 2.0  # a table value cell starts within this many text heights under its header
 
 
@@ -54,6 +55,12 @@ class Witness:
     text: str  # e.g. "HFW 427 µm"
     value_m: float
     pixel_size_m: float
+
+
+def _prefix(crop: np.ndarray) -> np.ndarray:
+    """The start of a box, as wide as the longest keyword ("Field width", "Pixel Size")."""
+    width = round(PREFIX_HEIGHTS * crop.shape[0])
+    return crop if crop.shape[1] <= width else crop[:, :width]
 
 
 def _keyword(text: str) -> tuple[FieldKind, str] | None:
@@ -92,24 +99,33 @@ def _below(header: TextBox, boxes: Sequence[TextBox]) -> TextBox | None:
 
 
 def read_witness(boxes: Sequence[TextBox], image_width: int) -> Witness | None:
-    """The first printed pixel size, else field width, whose value reads the same twice."""
+    """The first printed pixel size or field width (boxes top to bottom, left to right) whose
+    value reads the same twice. Boxes are read one by one and the search stops at the first
+    witness: a table's header row comes first."""
     boxes = list(boxes)[:MAX_FIELD_BOXES]
-    texts = {id(b): ocr.recognize(b.crop).text for b in boxes}
-    found: dict[FieldKind, Witness] = {}
+    texts: dict[int, str] = {}
+
+    def text_of(b: TextBox) -> str:
+        if id(b) not in texts:
+            texts[id(b)] = ocr.recognize(b.crop).text
+        return texts[id(b)]
+
     for b in boxes:
-        hit = _keyword(texts[id(b)])
-        if hit is None or hit[0] in found:
+        if _keyword(ocr.recognize(_prefix(b.crop)).text + " ") is None:
+            continue  # the box does not start with a keyword: the rest of it is not read
+        hit = _keyword(text_of(b))
+        if hit is None:
             continue
         kind, rest = hit
-        value = _agreed_value(b, texts[id(b)], rest) if parse_length(rest) else None
-        shown = texts[id(b)]
+        value = _agreed_value(b, text_of(b), rest) if parse_length(rest) else None
+        shown = text_of(b)
         if value is None and not rest.strip():
             cell = _below(b, boxes)
             if cell is not None:
-                value = _agreed_value(cell, texts[id(cell)], None)
-                shown = f"{texts[id(b)]} {texts[id(cell)]}"
+                value = _agreed_value(cell, text_of(cell), None)
+                shown = f"{text_of(b)} {text_of(cell)}"
         if value is None:
             continue
         px = value if kind is FieldKind.PIXEL_SIZE else value / image_width
-        found[kind] = Witness(kind, shown, value, px)
-    return found.get(FieldKind.PIXEL_SIZE) or found.get(FieldKind.FIELD_WIDTH)
+        return Witness(kind, shown, value, px)
+    return None
