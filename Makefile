@@ -74,7 +74,7 @@ bench: setup db-up ## Benchmark (JSON in build/bench.json, table in build/bench.
 	$(PY) bench/run_bench.py --images $(BENCH_IMAGES) --out build
 
 .PHONY: accuracy
-accuracy: setup ## Pixel sizes over $$SEMINGEST_SHARED/sem-corpus vs its ground truth: per-vendor table (metadata, OCR, false reads, refusals)
+accuracy: setup ## Pixel sizes over the shared sem-corpus (SEMINGEST_SHARED) vs its ground truth: per-vendor table (metadata, OCR, false reads, refusals)
 	$(PY) bench/accuracy.py
 
 .PHONY: images
