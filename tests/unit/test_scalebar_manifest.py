@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from accuracy import run_pipeline, score  # noqa: E402
 from sem_corpus_truth import CORPUS  # noqa: E402
 
+
 @pytest.fixture(scope="module")
 def rows(sem_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     return run_pipeline(sem_corpus, tmp_path_factory.mktemp("accuracy"))
