@@ -94,13 +94,25 @@ def _read_candidates(found: detect.Found) -> tuple[vote.Vote, np.ndarray]:
 def _reading(found: detect.Found) -> ScaleBarReading:
     """The label is read several ways (``vote``); the pixel size is stored only when the readings
     agree and the bar's length is known within 3 % (at ``COVERAGE_FACTOR`` standard uncertainties)."""
+    return _reading_of(found)[0]
+
+
+def _reading_of(found: detect.Found) -> tuple[ScaleBarReading, bool]:
+    """The reading, and whether the bar has a length label at all (read or refused)."""
     u = found.bar_px_uncertainty
     if found.label_crop is None:
-        return ScaleBarReading(
+        reading = ScaleBarReading(
             bar_px=found.bar_px, bar_px_uncertainty=u, style=found.style, reason=found.reason
         )
+        return reading, False
     assert found.bar_px is not None
     v, crop = _read_candidates(found)
+    return _checked(found, v, crop), v.parsed
+
+
+def _checked(found: detect.Found, v: vote.Vote, crop: np.ndarray) -> ScaleBarReading:
+    u = found.bar_px_uncertainty
+    assert found.bar_px is not None
     base = {"label_text": v.text, "bar_px": found.bar_px, "bar_px_uncertainty": u, "style": found.style}
     if v.label is None:
         return ScaleBarReading(**base, reason=f"label unreadable: {v.reason}")
@@ -131,11 +143,11 @@ def _first_length(founds: Iterator[detect.Found]) -> ScaleBarReading:
     texts: list[str] = []
     last = ScaleBarReading(reason="no data bar found")
     for found in founds:
-        reading = _reading(found)
-        if reading.pixel_size_m is not None or not reading.reason or "is a length" not in reading.reason:
+        reading, is_label = _reading_of(found)
+        if is_label:
             return reading
         last = reading
-        texts.append(reading.label_text or "")
+        texts.append(reading.label_text or reading.reason or "")
     if len(texts) == 1:
         return last  # one candidate: its own reason
     if not texts:
