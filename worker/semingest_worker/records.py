@@ -132,7 +132,8 @@ class ScaleBarReading:
     bar_px: float | None = None  # length of the bar (or whole ruler) in pixels of the saved image
     bar_px_uncertainty: float | None = None  # standard uncertainty of bar_px (px)
     pixel_size_m: float | None = None
-    style: str | None = None  # which detector matched: zeiss_light, zeiss_black, fei, tescan, jeol, ruler
+    # which detector matched: zeiss_light, zeiss_black, fei, tescan, jeol, ruler, overlay
+    style: str | None = None
     reason: str | None = None  # why nothing was found ("no data bar", "label unreadable: ...")
     # a second witness printed in the data bar (read when metadata and bar do not already agree)
     printed_field: str | None = None  # e.g. "HFW 427 µm", "Pixel Size = 2.233 nm"
