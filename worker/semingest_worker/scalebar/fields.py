@@ -3,8 +3,9 @@
 Many data bars print more than the scale label: the horizontal field width (``HFW 414 µm``, a
 table cell under an ``HFW`` header), ``Width = 20.00 µm``, ``View field: 2.56 mm``, or the pixel
 size itself (``Pixel Size = 2.233 nm``). ``read_witness`` reads the data bar's text boxes, finds
-a keyword of that grammar and its value (after it on the same line, or in the cell right under
-it), and reads the value a second way: the witness is kept only when both readings agree.
+a keyword of that grammar and its value (after it on the same line, read a second way from a
+binarised crop; or in the cell right under it, voted on like a scale label): the witness is kept
+only when the readings agree.
 A field width over the image width is a pixel size independent of the bar and its label.
 """
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from . import ocr
 from .labels import parse_length
-from .vote import binarised
+from .vote import binarised, read_label
 
 MAX_FIELD_BOXES = 32  # text boxes read at most per data bar (a full FEI/Zeiss bar has ~20)
 PREFIX_HEIGHTS = 4.5  # a box's first this-many crop heights hold any keyword (crops are ~1.6x text)
@@ -121,8 +122,9 @@ def read_witness(boxes: Sequence[TextBox], image_width: int) -> Witness | None:
         shown = text_of(b)
         if value is None and not rest.strip():
             cell = _below(b, boxes)
-            if cell is not None:
-                value = _agreed_value(cell, text_of(cell), None)
+            if cell is not None:  # a table cell holds just "number unit": voted like a label
+                voted = read_label(cell.crop)
+                value = voted.label.metres if voted.label is not None else None
                 shown = f"{text_of(b)} {text_of(cell)}"
         if value is None:
             continue
