@@ -8,6 +8,7 @@ pure function of their values: the believed value, its source and the reason, st
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -40,7 +41,7 @@ def _resize_factor(ratio: float) -> float | None:
     return None
 
 
-def _names(sources: list[Source]) -> str:
+def _names(sources: Sequence[Source]) -> str:
     return " and ".join(s.value.replace("_", " ") for s in sources)
 
 

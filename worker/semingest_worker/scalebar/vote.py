@@ -116,9 +116,10 @@ def read_label(crop: np.ndarray) -> Vote:
         raw = text1 if first is not None else text2  # as read, before any repair
         spaced = re.match(r"^\W*[\d.,]+\s+\S", raw) is not None
     else:  # no reading parses: the glyphs before a µ (the first descender) may be the number
-        glyphs, spaced = first_descender(binary), False
-        if glyphs is None or glyphs == 0:
+        descender, spaced = first_descender(binary), False
+        if descender is None or descender == 0:
             return Vote(None, text1, f"no length in the label: OCR read {text1!r} / {text2!r}", False)
+        glyphs = descender
     micro = glyph_descends(binary, glyphs)
     digits_text = digits_text2 = unit_text = ""
     parts = _split(crop, glyphs, spaced)
