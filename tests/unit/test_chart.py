@@ -653,6 +653,17 @@ def test_no_schema_upgrade_job_without_a_known_database_or_when_disabled(
         yaml.safe_dump({"database": {"url": "mysql+pymysql://u:p@db/sem", "migrate": {"enabled": False}}})
     )
     assert objects(template(helm, values_file), "Job") == []
+    # Only per-namespace URLs: the tenants' users may not alter tables; the admin runs the upgrade.
+    per_namespace = template(
+        helm,
+        None,
+        "--set",
+        "watch.namespaces={lab-a}",
+        "--set",
+        "database.namespaceUrls.lab-a=mysql+pymysql://a@db/a",
+    )
+    assert objects(per_namespace, "Job") == []
+    assert not [s for s in objects(per_namespace, "Secret") if s["metadata"]["name"].endswith("-db-upgrade")]
 
 
 # --- ServiceMonitor and NOTES -------------------------------------------------------------------

@@ -348,7 +348,7 @@ def test_filters(db_url: str, tmp_path: Path, args: list[str], paths: set[str]) 
             ["--format", "csv", "--vendor", "nikon"],
             "no image has vendor 'nikon': valid values are 'fei', 'zeiss'",
         ),
-        (["--format", "csv", "--status", "great"], "unknown status 'great': valid values are ok, failed"),
+        (["--format", "csv", "--status", "great"], "unknown status 'great': valid values are ok, failed, missing"),
         (["--format", "csv", "--category", "cats"], "valid values are 'fibres', 'particles'"),
         (["--format", "csv", "--run", "nope"], f"no image has run_id 'nope': valid values are '{RUN}'"),
         (["--format", "csv", "--since", "yesterday"], "--since wants a date YYYY-MM-DD"),

@@ -29,7 +29,7 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from . import schema
+from . import canonical, schema
 
 AGREEMENT_TOLERANCE = 0.05
 
@@ -52,6 +52,7 @@ class Agreement(enum.StrEnum):
 class Status(enum.StrEnum):
     OK = "ok"
     FAILED = "failed"
+    MISSING = canonical.MISSING  # every file of the image has vanished from the source folder
 
 
 class FilterError(ValueError):
