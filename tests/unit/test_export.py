@@ -51,6 +51,7 @@ def _result(
     label: str | None = "particles",
     status: str = "ok",
     raw: dict | None = None,
+    pixel_height: float | None = None,
 ) -> ImageResult:
     file = ImageFile(path=path, size=1000 + len(path), mtime_ns=1_700_000_000_000_000_000)
     if pixels is None:
@@ -72,6 +73,7 @@ def _result(
                 vendor=vendor,
                 model=model,
                 pixel_size_m=pixel_size,
+                pixel_size_y_m=pixel_height,
                 accelerating_voltage_v=15000.0,
                 working_distance_m=0.0085,
                 magnification=25000.0,
@@ -112,7 +114,7 @@ RESULTS = [
     _result("/data/fei/b.tif", "b", vendor="fei", model="Quanta", detector="ETD", pixel_size=1e-8, ocr=2e-8,
             acquired=datetime(2023, 1, 15, 8, 0, tzinfo=UTC), label="fibres", raw=FEI_RAW),
     _result("/data/other/c.tif", "c", vendor=None, pixel_size=None, ocr=4e-9, label="fibres"),
-    _result("/data/zeiss/d 'quoted' µ.tif", "d", pixel_size=3e-9, ocr=None, status="failed"),
+    _result("/data/zeiss/d 'quoted' µ.tif", "d", pixel_size=3e-9, pixel_height=3.5e-9, ocr=None, status="failed"),
     _result("/data/bad/e.tif", None),
 ]  # fmt: skip
 
@@ -176,6 +178,7 @@ def _expected_images(url: str) -> dict[str, dict[str, Any]]:
             "status": im["status"],
             "instrument": ins[h]["model"],
             "pixel_size_m": meta if meta is not None else ocr,
+            "pixel_height_m": (ins[h]["pixel_size_y_m"] or meta) if meta is not None else ocr,
             "metadata_pixel_size_m": meta,
             "ocr_pixel_size_m": ocr,
             "pixel_size_agreement": agreement,
@@ -290,6 +293,8 @@ def test_nexus_fiji_and_omero(db_url: str, tmp_path: Path) -> None:
         )
         axis = nx[f"{event}/IMAGE[image1]/image_2d/axis_i"]
         assert axis == {"start": 0.0, "step": pytest.approx(want["pixel_size_m"]), "count": 1024}
+        axis = nx[f"{event}/IMAGE[image1]/image_2d/axis_j"]
+        assert axis == {"start": 0.0, "step": pytest.approx(want["pixel_height_m"]), "count": 768}
     fei = next(r for r in records if r["path"] == "/data/fei/b.tif")
     assert fei["nexus"]["/ENTRY[entry1]/measurement/instrument/fabrication/vendor"] == "FEI"
     assert fei["nexus"][f"{event}/start_time"] == "2023-01-15T08:00:00+00:00"
@@ -307,8 +312,11 @@ def test_nexus_fiji_and_omero(db_url: str, tmp_path: Path) -> None:
     assert [list(r) for r in fiji][0] == ["path", "pixel_width", "pixel_height", "unit"]
     assert sorted(r["path"] for r in fiji) == sorted(p for p, e in expected.items() if e["pixel_size_m"])
     for r in fiji:
-        nm = expected[r["path"]]["pixel_size_m"] * 1e9
-        assert float(r["pixel_width"]) == pytest.approx(nm) == float(r["pixel_height"]) and r["unit"] == "nm"
+        want = expected[r["path"]]
+        assert float(r["pixel_width"]) == pytest.approx(want["pixel_size_m"] * 1e9) and r["unit"] == "nm"
+        assert float(r["pixel_height"]) == pytest.approx(want["pixel_height_m"] * 1e9)
+    non_square = next(r for r in fiji if r["path"] == "/data/zeiss/d 'quoted' µ.tif")
+    assert (non_square["pixel_width"], non_square["pixel_height"]) == ("3.0", "3.5")
 
     with _export(db_url, tmp_path, "omero-csv").open(encoding="utf-8", newline="") as fh:
         omero = list(csv.DictReader(fh))
@@ -348,7 +356,10 @@ def test_filters(db_url: str, tmp_path: Path, args: list[str], paths: set[str]) 
             ["--format", "csv", "--vendor", "nikon"],
             "no image has vendor 'nikon': valid values are 'fei', 'zeiss'",
         ),
-        (["--format", "csv", "--status", "great"], "unknown status 'great': valid values are ok, failed, missing"),
+        (
+            ["--format", "csv", "--status", "great"],
+            "unknown status 'great': valid values are ok, failed, missing",
+        ),
         (["--format", "csv", "--category", "cats"], "valid values are 'fibres', 'particles'"),
         (["--format", "csv", "--run", "nope"], f"no image has run_id 'nope': valid values are '{RUN}'"),
         (["--format", "csv", "--since", "yesterday"], "--since wants a date YYYY-MM-DD"),

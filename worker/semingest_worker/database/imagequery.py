@@ -15,7 +15,8 @@ both given, with their ratio and ``pixel_size_agreement``:
 
 The believed value ``pixel_size_m`` is the metadata value when there is one (also when the
 scale bar disagrees: the disagreement is flagged, not resolved by guessing), else the scale
-bar's; ``pixel_size_source`` says which.
+bar's; ``pixel_size_source`` says which. ``pixel_height_m`` is the metadata's pixel height where
+it states one (``instrument_meta.pixel_size_y_m``), else the pixels are taken as square.
 
 ``category`` is the top label of the model used most recently (``ingest_runs.model_id`` of the
 newest run that had a model); ``files`` counts the image's files, ``duplicates`` the extra ones.
@@ -99,6 +100,8 @@ def _pixel_columns() -> list[sa.ColumnElement]:
     meta = sa.func.coalesce(ins.c.pixel_size_m, ps.c.metadata_pixel_size_m)
     ocr = ps.c.ocr_pixel_size_m
     believed = sa.case((meta.is_not(None), meta), else_=ocr)
+    # Pixel height: the metadata's where it states one (non-square pixels), else square pixels.
+    height = sa.case((meta.is_not(None), sa.func.coalesce(ins.c.pixel_size_y_m, meta)), else_=ocr)
     source = sa.case((meta.is_not(None), "metadata"), (ocr.is_not(None), "scale_bar"), else_=None)
     ratio = sa.case((sa.and_(meta.is_not(None), meta != 0, ocr.is_not(None)), ocr / meta), else_=None)
     agreement = sa.case(
@@ -112,6 +115,8 @@ def _pixel_columns() -> list[sa.ColumnElement]:
     return [
         believed.label("pixel_size_m"),
         human(believed * 1e9).label("pixel_size_nm"),
+        height.label("pixel_height_m"),
+        human(height * 1e9).label("pixel_height_nm"),
         source.label("pixel_size_source"),
         agreement.label("pixel_size_agreement"),
         ratio.label("pixel_size_ratio"),

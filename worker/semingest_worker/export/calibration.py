@@ -1,7 +1,8 @@
 """Calibration for image tools: a Fiji/ImageJ CSV and an OMERO key-value CSV.
 
-* ``fiji-csv``: ``path,pixel_width,pixel_height,unit`` with the believed pixel size in nm (SEM
-  pixels are square: width = height), one line per image that has a pixel size. A Fiji macro
+* ``fiji-csv``: ``path,pixel_width,pixel_height,unit`` with the believed pixel size in nm (the
+  height is the metadata's pixel height where it states one, else the width: square pixels),
+  one line per image that has a pixel size. A Fiji macro
   reads it and calls ``run("Properties...", "unit=nm pixel_width=W pixel_height=H")`` per image.
 * ``omero-csv``: the shape ``omero metadata populate`` takes: the first column ``Image Name``
   (the file name, matched within the target Dataset), then one column per key; with
@@ -51,7 +52,7 @@ def write_fiji_csv(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
         nm = row.get("pixel_size_nm")
         if nm is None:
             continue
-        writer.writerow([row["path"], csv_value(nm), csv_value(nm), FIJI_UNIT])
+        writer.writerow([row["path"], csv_value(nm), csv_value(row.get("pixel_height_nm")), FIJI_UNIT])
         count += 1
     return count
 

@@ -60,10 +60,13 @@ def nexus_template(row: dict[str, Any]) -> dict[str, Any]:
     raw = parse_json(raw) if isinstance(raw, str) else raw
     if isinstance(raw, dict):
         _vendor_concepts(raw, vendor, put)
-    pixel = row.get("pixel_size_m")
-    if pixel is not None:
-        for axis, count in (("axis_i", row.get("width")), ("axis_j", row.get("height"))):
-            put(f"{EVENT}/IMAGE[image1]/image_2d/{axis}", {"start": 0.0, "step": pixel, "count": count}, "m")
+    axes = (
+        ("axis_i", row.get("pixel_size_m"), row.get("width")),
+        ("axis_j", row.get("pixel_height_m"), row.get("height")),
+    )
+    for axis, step, count in axes:
+        if step is not None:
+            put(f"{EVENT}/IMAGE[image1]/image_2d/{axis}", {"start": 0.0, "step": step, "count": count}, "m")
     return t
 
 
