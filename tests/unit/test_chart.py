@@ -138,7 +138,7 @@ def one(docs: list[dict[str, Any]], kind: str, name_suffix: str = "") -> dict[st
 
 
 def pod_specs(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [d["spec"]["template"]["spec"] for d in docs if d["kind"] in ("Deployment", "StatefulSet")]
+    return [d["spec"]["template"]["spec"] for d in docs if d["kind"] in ("Deployment", "StatefulSet", "Job")]
 
 
 def operator_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -382,8 +382,8 @@ def test_node_selector_and_tolerations_reach_the_pods(rendered):
         for spec in pod_specs(docs):
             assert "nodeSelector" not in spec and "tolerations" not in spec
         return
-    specs = pod_specs(docs)
-    assert len(specs) == 2  # operator and MariaDB
+    specs = [d["spec"]["template"]["spec"] for d in docs if d["kind"] in ("Deployment", "StatefulSet")]
+    assert len(specs) == 2  # operator and MariaDB (the short schema-upgrade Job runs anywhere)
     for spec in specs:
         assert spec["nodeSelector"] == PLACEMENT["nodeSelector"]
         assert spec["tolerations"] == PLACEMENT["tolerations"]
@@ -579,6 +579,91 @@ def test_bundled_mariadb_uses_a_given_password_and_storage_class(helm: Path, tmp
     (claim,) = one(docs, "StatefulSet", "-mariadb")["spec"]["volumeClaimTemplates"]
     assert claim["spec"]["resources"]["requests"]["storage"] == "50Gi"
     assert "storageClassName" not in claim["spec"]
+
+
+# --- the schema upgrade hook Job ------------------------------------------------------------------
+
+
+def _upgrade_job(docs):
+    return one(docs, "Job", "-db-upgrade")
+
+
+def _hooks(obj) -> set[str]:
+    return set(obj["metadata"]["annotations"]["helm.sh/hook"].split(","))
+
+
+def test_schema_upgrade_job_with_a_database_url_runs_before_install_and_upgrade(helm: Path, tmp_path: Path):
+    values_file = tmp_path / "v.yaml"
+    values_file.write_text(yaml.safe_dump(VALUE_SETS["database-url"]))
+    docs = template(helm, values_file)
+    job = _upgrade_job(docs)
+    hook_secret = one(docs, "Secret", "-db-upgrade")
+    # Before the release's objects (and so before any ingest of the new release); the URL comes in
+    # a hook Secret created first (the release's own Secret does not exist yet at pre-install).
+    assert _hooks(job) == _hooks(hook_secret) == {"pre-install", "pre-upgrade"}
+    weight = lambda o: int(o["metadata"]["annotations"]["helm.sh/hook-weight"])  # noqa: E731
+    assert weight(hook_secret) < weight(job)
+    assert hook_secret["stringData"]["url"] == VALUE_SETS["database-url"]["database"]["url"]
+    for obj in (job, hook_secret):
+        assert "hook-succeeded" in obj["metadata"]["annotations"]["helm.sh/hook-delete-policy"]
+    spec = job["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    assert container["image"] == "semingest-worker:0.1.0"
+    assert container["args"][:3] == ["semingest", "db", "upgrade"] and "--wait" in container["args"]
+    (env,) = container["env"]
+    assert env["name"] == "SEMINGEST_DATABASE_URL"
+    assert env["valueFrom"]["secretKeyRef"] == {"name": hook_secret["metadata"]["name"], "key": "url"}
+    assert spec["restartPolicy"] == "Never" and spec["automountServiceAccountToken"] is False
+
+
+def test_schema_upgrade_job_with_the_bundled_mariadb_runs_after_install(helm: Path, tmp_path: Path):
+    import sqlalchemy as sa
+
+    values_file = tmp_path / "v.yaml"
+    values_file.write_text(yaml.safe_dump(VALUE_SETS["bundled-mariadb"]))
+    docs = template(helm, values_file)
+    job = _upgrade_job(docs)
+    # The server is created with the release: after install; before the objects of an upgrade.
+    assert _hooks(job) == {"post-install", "pre-upgrade"}
+    assert objects(docs, "Secret") and not [
+        s for s in objects(docs, "Secret") if s["metadata"]["name"].endswith("-db-upgrade")
+    ]
+    credentials = one(docs, "Secret", "-mariadb")
+    service = one(docs, "Service", "-mariadb")
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    names = [e["name"] for e in container["env"]]
+    # $(VAR) references are expanded only from variables defined earlier in the list.
+    assert names == ["DB_USER", "DB_PASSWORD", "SEMINGEST_DATABASE_URL"]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"][:2]}
+    assert refs == {
+        "DB_USER": {"name": credentials["metadata"]["name"], "key": "user"},
+        "DB_PASSWORD": {"name": credentials["metadata"]["name"], "key": "password"},
+    }
+    url = sa.make_url(container["env"][2]["value"])
+    assert (url.username, url.password) == ("$(DB_USER)", "$(DB_PASSWORD)")
+    assert url.host == f"{service['metadata']['name']}.{NAMESPACE}.svc" and url.database == "semingest"
+
+
+def test_no_schema_upgrade_job_without_a_known_database_or_when_disabled(
+    helm: Path, tmp_path: Path, defaults
+):
+    assert objects(defaults, "Job") == []
+    values_file = tmp_path / "v.yaml"
+    values_file.write_text(
+        yaml.safe_dump({"database": {"url": "mysql+pymysql://u:p@db/sem", "migrate": {"enabled": False}}})
+    )
+    assert objects(template(helm, values_file), "Job") == []
+    # Only per-namespace URLs: the tenants' users may not alter tables; the admin runs the upgrade.
+    per_namespace = template(
+        helm,
+        None,
+        "--set",
+        "watch.namespaces={lab-a}",
+        "--set",
+        "database.namespaceUrls.lab-a=mysql+pymysql://a@db/a",
+    )
+    assert objects(per_namespace, "Job") == []
+    assert not [s for s in objects(per_namespace, "Secret") if s["metadata"]["name"].endswith("-db-upgrade")]
 
 
 # --- ServiceMonitor and NOTES -------------------------------------------------------------------

@@ -128,7 +128,8 @@ def test_schema_is_created_idempotently_with_one_column_per_exif_tag(db_url: str
     tables = set(inspector.get_table_names())
     assert {t.name for t in schema.ALL_TABLES} <= tables
     exif_columns = {c["name"] for c in inspector.get_columns("exif_meta")}
-    assert exif_columns == {"image_hash"} | {c.name for c in EXIF_COLUMNS}
+    provenance = {"semingest_version", "reader_version"}
+    assert exif_columns == {"image_hash"} | {c.name for c in EXIF_COLUMNS} | provenance
     assert set(inspector.get_pk_constraint("inference")["constrained_columns"]) == {"image_hash", "model_id"}
     assert inspector.get_pk_constraint("image_files")["constrained_columns"] == ["path_key"]
     engine.dispose()

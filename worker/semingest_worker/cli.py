@@ -1,7 +1,9 @@
 """The ``semingest`` command: run an ingest on local Spark, set up the database, make sample images.
 
     semingest run PATH [--db URL] [--master local[N]] [--partitions N] [--json] [--model FILE ...]
-    semingest db init --db URL
+    semingest db init|upgrade|check --db URL        (schema migrations; see datacli)
+    semingest export --db URL --format FMT [filters] [-o FILE]
+    semingest show PATH|HASH --db URL [--json]
     semingest summary --db URL [--json]
     semingest generate DIR --count N --seed S [--styles zeiss fei ...] [--bad-inputs]
     semingest render -f FILE          (what the operator would create; needs the operator extra)
@@ -25,7 +27,9 @@ from typing import Any
 
 from semingest_api import semingest_version
 
+from . import datacli
 from .dbopts import DatabaseOptionError, add_database_options, database_url
+from .provenance import Stage
 
 DEFAULT_MASTER = "local[*]"
 
@@ -97,11 +101,19 @@ def _parser() -> argparse.ArgumentParser:
         "--conf", action="append", default=[], metavar="KEY=VALUE", help="extra Spark configuration"
     )
     run.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    run.add_argument(
+        "--reprocess",
+        action="store_true",
+        help="also re-extract images whose rows came from an older reader (see --stage)",
+    )
+    run.add_argument(
+        "--stage",
+        action="append",
+        choices=[s.value for s in Stage],
+        help="with --reprocess: the stage(s) to check (repeatable; default: every stage the run runs)",
+    )
 
-    dbp = sub.add_parser("db", help="database administration")
-    dbsub = dbp.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    init = dbsub.add_parser("init", help="create the tables (idempotent)")
-    add_database_options(init)
+    datacli.add_parsers(sub)  # db init|upgrade|check, export, show
 
     summary = sub.add_parser("summary", help="what the database holds: images, failures, vendors, last runs")
     add_database_options(summary)
@@ -144,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return plugin(argv[1:])
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="semingest: %(levelname)s %(name)s: %(message)s")
-    if args.command in ("run", "db", "summary"):
+    if args.command in ("run", "db", "summary", "export", "show"):
         try:
             args.db = database_url(args)
         except DatabaseOptionError as exc:
@@ -152,8 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     if args.command == "run":
         return _run(args)
-    if args.command == "db":
-        return _db_init(args.db)
+    if args.command in ("db", "export", "show"):
+        return datacli.dispatch(args)
     if args.command == "summary":
         return _summary(args.db, args.json)
     if args.command == "generate":
@@ -167,6 +179,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.stage and not args.reprocess:
+        print("semingest: --stage goes with --reprocess", file=sys.stderr)
+        return 2
+    try:
+        reprocess = _reprocess_stages(args)
+    except ValueError as exc:
+        print(f"semingest: {exc}", file=sys.stderr)
+        return 2
     from .discovery import DEFAULT_INCLUDE
     from .job import JobConfig, run_and_report
 
@@ -203,8 +223,31 @@ def _run(args: argparse.Namespace) -> int:
         master=args.master,
         spark_conf=conf,
         task_max_failures=args.max_failures,
+        reprocess=reprocess,
     )
     return run_and_report(config, as_json=args.json, progress=not args.no_progress)
+
+
+def _reprocess_stages(args: argparse.Namespace) -> tuple[str, ...]:
+    """The stages ``--reprocess`` checks: those asked for (default: every stage this run runs)."""
+    if not args.reprocess:
+        return ()
+    running = {
+        Stage.METADATA: not args.no_metadata,
+        Stage.SCALEBAR: not args.no_scale_bar,
+        Stage.INFERENCE: args.model is not None,
+    }
+    if not args.stage:
+        return tuple(s.value for s, on in running.items() if on)
+    off = [s for s in args.stage if not running[Stage(s)]]
+    if off:
+        why = (
+            "give --model"
+            if off[0] == Stage.INFERENCE
+            else f"drop --no-{off[0].replace('scalebar', 'scale-bar')}"
+        )
+        raise ValueError(f"--stage {off[0]}: this run does not run that stage ({why}), so it cannot redo it")
+    return tuple(args.stage)
 
 
 def _engine_or_error(url: str) -> Any:
@@ -217,32 +260,21 @@ def _engine_or_error(url: str) -> Any:
         return None
 
 
-def _db_init(url: str) -> int:
-    from .database import create_schema, redact
+def _summary(url: str, as_json: bool) -> int:
+    import sqlalchemy as sa
+
+    from .database import queries, redact
+    from .database.readonly import DatabaseNotReadyError, ensure_exists
     from .database.retry import describe
 
     engine = _engine_or_error(url)
     if engine is None:
         return 1
     try:
-        create_schema(engine)
-    except Exception as exc:  # noqa: BLE001 - report any connection/permission problem plainly
-        print(f"semingest: cannot create the schema in {redact(url)}: {describe(exc)}", file=sys.stderr)
-        return 1
-    finally:
+        ensure_exists(url)  # never create a SQLite file by reading it
+    except DatabaseNotReadyError as exc:
         engine.dispose()
-    print(f"schema ready in {redact(url)}")
-    return 0
-
-
-def _summary(url: str, as_json: bool) -> int:
-    import sqlalchemy as sa
-
-    from .database import queries, redact
-    from .database.retry import describe
-
-    engine = _engine_or_error(url)
-    if engine is None:
+        print(f"semingest: {exc}", file=sys.stderr)
         return 1
     try:
         if "images" not in sa.inspect(engine).get_table_names():

@@ -77,6 +77,8 @@ class JobConfig:
     status_target: str | None = None  # "namespace/name" of the SemIngest to report to
     app_name: str = "semingest"
     inference_skipped_because: str = "no model given"  # what the summary says when model is None
+    # Stages whose rows from an older reader are re-extracted (``--reprocess``; provenance.Stage values).
+    reprocess: tuple[str, ...] = ()
 
     @classmethod
     def from_spec(
@@ -127,6 +129,17 @@ class JobConfig:
             master=master,
             inference_skipped_because=skipped_because,
         )
+
+    def parameters(self) -> dict[str, Any]:
+        """What ``ingest_runs.parameters`` records (JSON-safe; the database URL without its password)."""
+        from dataclasses import asdict
+
+        from .database import redact
+
+        params = asdict(self)
+        params["database_url"] = redact(self.database_url)
+        params["spark_conf"] = dict(self.spark_conf)
+        return params
 
     def pipeline_config(self, run_id: str, model_id: str | None) -> PipelineConfig:
         return PipelineConfig(
@@ -182,7 +195,7 @@ def run_job(
             with engine.begin() as conn:
                 for marked in runs.mark_interrupted_runs(conn):
                     log.warning("run %s had been interrupted; marked failed", marked)
-                runs.start_run(conn, run_id, source=source, model_id=None)
+                runs.start_run(conn, run_id, source=source, model_id=None, parameters=config.parameters())
 
         try:
             db.call_with_retry(
@@ -219,7 +232,7 @@ def run_job(
                 )
                 if vanished:
                     summary["vanished"] = vanished
-                return queries.known_files(conn, source, model_id)
+                return queries.known_files(conn, source, model_id, config.reprocess)
 
         plan = plan_ingest(listing, db.call_with_retry(known, deadline_seconds=config.retry_deadline_seconds))
         counts = {"discovered": plan.discovered, "skipped": plan.skipped, "processed": 0, "failed": 0}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
+from ..provenance import Stage, reader_version
 from . import schema
 from .rows import display_path
 
@@ -14,13 +16,16 @@ im = schema.images
 
 
 def known_files(
-    conn: sa.Connection, root: str, model_id: str | None = None
+    conn: sa.Connection, root: str, model_id: str | None = None, reprocess: Sequence[str] = ()
 ) -> dict[str, tuple[int, int, str | None]]:
     """``path_key -> (size, mtime_ns, sidecar_stamp)`` of the files under ``root`` that need no new ingest.
 
     A file counts as ingested when it has a row. With a model, a decoded file also needs an
     ``inference`` row (a result or a recorded error) for that model: a run with a new model
-    classifies the images ingested before it.
+    classifies the images ingested before it. ``reprocess`` (stage names): an image's canonical
+    file whose rows of one of these stages came from another reader version than the current
+    one (``provenance``) counts as not ingested, so the run re-extracts it; duplicates and images
+    whose rows are current are left alone.
     """
     prefix = display_path(root.rstrip("/") + "/")
     stmt = sa.select(f.c.path_key, f.c.size, f.c.mtime_ns, f.c.sidecar_stamp).where(
@@ -34,7 +39,28 @@ def known_files(
             .exists()
         )
         stmt = stmt.where(sa.or_(f.c.image_hash.is_(None), has_row))
+    for stage in reprocess:
+        stmt = stmt.where(~_outdated(stage))
     return {key: (int(size), int(mtime), stamp) for key, size, mtime, stamp in conn.execute(stmt)}
+
+
+def _outdated(stage: str) -> sa.ColumnElement[bool]:
+    """The file is its image's canonical file and a row of ``stage`` has another reader version."""
+    current = reader_version(stage)
+    checks = []
+    for table in schema.READER_STAGE_TABLES[Stage(stage)]:
+        checks.append(
+            sa.select(sa.literal(1))
+            .where(
+                table.c.image_hash == f.c.image_hash,
+                sa.or_(table.c.reader_version.is_(None), table.c.reader_version != current),
+            )
+            .exists()
+        )
+    canonical = (
+        sa.select(sa.literal(1)).where(im.c.image_hash == f.c.image_hash, im.c.path == f.c.path).exists()
+    )
+    return sa.and_(canonical, sa.or_(*checks))
 
 
 def run_file_counts(conn: sa.Connection, run_id: str) -> tuple[int, int]:

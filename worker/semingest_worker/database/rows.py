@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..belief import believe
+from ..provenance import Stage, reader_version, semingest_version
 from ..records import INSTRUMENT_FIELDS, FieldKind, ImageResult, InstrumentMeta
 from . import schema
 
@@ -234,6 +235,7 @@ def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetim
     path = display_path(result.file.path)
     status = "failed" if result.status == "failed" else "ok"
     error = bounded_text(result.error, REASON_LIMIT)
+    version = semingest_version()
     file_row = {
         "path_key": path_key(result.file.path),
         "path": path,
@@ -248,6 +250,7 @@ def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetim
         else None,
         "run_id": result.run_id,
         "ingested_at": written_at,
+        "semingest_version": version,
     }
     rows = ImageRows(path=path, image_file=file_row)
     if result.image_hash is None:
@@ -267,15 +270,21 @@ def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetim
         "run_id": result.run_id,
         "ingested_at": written_at,
         "canonical_rank": canonical_rank(status, result.vendor),
+        "semingest_version": version,
     }
     meta = result.metadata
     if meta is not None:
-        exif_row: dict[str, Any] = {"image_hash": h, **_EXIF_ABSENT}
+        metadata_version = {"semingest_version": version, "reader_version": reader_version(Stage.METADATA)}
+        exif_row: dict[str, Any] = {"image_hash": h, **_EXIF_ABSENT, **metadata_version}
         for name, value in meta.exif.items():
             if name in _EXIF_KINDS:  # the standard tags only; absent ones stay NULL
                 exif_row[name] = _exif_value(name, value)
         rows.dependents["exif_meta"] = exif_row
-        rows.dependents["instrument_meta"] = {"image_hash": h, **instrument_row(meta.instrument)}
+        rows.dependents["instrument_meta"] = {
+            "image_hash": h,
+            **instrument_row(meta.instrument),
+            **metadata_version,
+        }
     bar = result.scale_bar
     if bar is not None:
         meta_px = number(meta.instrument.pixel_size_m) if meta is not None else None
@@ -300,6 +309,8 @@ def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetim
             "believed_reason": bounded_text(belief.reason, REASON_LIMIT),
             "style": text(bar.style, _SHORT_LIMITS["style"]),
             "reason": bounded_text(bar.reason, REASON_LIMIT),
+            "semingest_version": version,
+            "reader_version": reader_version(Stage.SCALEBAR),
         }
     cls = result.classification
     inference_error = getattr(result, "inference_error", None)
@@ -311,6 +322,8 @@ def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetim
             "top1_score": number(cls.top1_score) if cls else None,
             "scores": to_json(cls.scores) if cls else None,
             "error": None if cls else bounded_text(inference_error, REASON_LIMIT),
+            "semingest_version": version,
+            "reader_version": reader_version(Stage.INFERENCE),
         }
     return rows
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from semingest_api.status import PROGRESS_KEYS
 
+from ..provenance import reader_versions, semingest_version
 from . import schema
 from .rows import display_path, integer, now_utc, number, text, to_json
 
@@ -47,10 +48,17 @@ def start_run(
     source: str,
     model_id: str | None,
     started_at: datetime | None = None,
+    parameters: Mapping[str, Any] | None = None,
 ) -> None:
-    """Insert the run as 'running' (a restarted driver with the same id resets it to 'running')."""
+    """Insert the run as 'running' (a restarted driver with the same id resets it to 'running').
+
+    The run records the semingest release, every stage's reader version and its ``parameters``.
+    """
     now = started_at or now_utc()
     values = {
+        "semingest_version": semingest_version(),
+        "reader_versions": to_json(reader_versions()),
+        "parameters": to_json(parameters) if parameters is not None else None,
         "source": display_path(source),
         "heartbeat_at": now,
         "status": "running",

@@ -54,6 +54,15 @@ PATH = sa.String(4096)
 JSON_TEXT = LONG_TEXT  # JSON serialised by the writer (finite floats only), queryable with JSON_* functions
 TIMESTAMP = sa.DateTime()  # naive UTC
 SHORT = sa.String(255)
+VERSION = sa.String(32)
+
+
+def _semingest_version() -> sa.Column:
+    return sa.Column("semingest_version", VERSION, comment="semingest release that wrote the row")
+
+
+def _reader_version() -> sa.Column:
+    return sa.Column("reader_version", VERSION, comment="version of the stage's reader")
 
 
 image_files = sa.Table(
@@ -70,6 +79,7 @@ image_files = sa.Table(
     sa.Column("sidecar_stamp", HASH, comment="sha256 of the sidecars' paths, sizes and mtimes"),
     sa.Column("run_id", sa.String(64), nullable=False),
     sa.Column("ingested_at", TIMESTAMP, nullable=False),
+    _semingest_version(),
     sa.Index("ix_image_files_image_hash", "image_hash"),
     sa.Index("ix_image_files_run_id", "run_id", "status"),
     **_MYSQL_OPTS,
@@ -96,6 +106,7 @@ images = sa.Table(
         nullable=False,
         comment="0 ok with vendor metadata, 1 ok without, 2 failed with, 3 failed without: the best file wins",
     ),
+    _semingest_version(),
     sa.Index("ix_images_vendor", "vendor"),
     sa.Index("ix_images_status", "status"),
     **_MYSQL_OPTS,
@@ -115,6 +126,8 @@ exif_meta = sa.Table(
     metadata,
     sa.Column("image_hash", HASH, primary_key=True),
     *(sa.Column(c.name, _exif_type(c.kind), comment=f"tag {c.tag}") for c in EXIF_COLUMNS),
+    _semingest_version(),
+    _reader_version(),
     **_MYSQL_OPTS,
 )
 EXIF_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in EXIF_COLUMNS)
@@ -141,6 +154,8 @@ instrument_meta = sa.Table(
         sa.Column(name, _instrument_type(spec), comment=spec.comment)
         for name, spec in INSTRUMENT_FIELDS.items()
     ),
+    _semingest_version(),
+    _reader_version(),
     sa.Index("ix_instrument_meta_vendor", "vendor"),
     **_MYSQL_OPTS,
 )
@@ -164,6 +179,8 @@ pixel_size = sa.Table(
     sa.Column("believed_reason", LONG_TEXT, comment="why that one (agreement, disagreement, resize)"),
     sa.Column("style", sa.String(32), comment="scale-bar detector that matched"),
     sa.Column("reason", LONG_TEXT, comment="why no OCR pixel size was found"),
+    _semingest_version(),
+    _reader_version(),
     **_MYSQL_OPTS,
 )
 
@@ -176,6 +193,8 @@ inference = sa.Table(
     sa.Column("top1_score", sa.Double),
     sa.Column("scores", JSON_TEXT, comment="JSON object label -> score"),
     sa.Column("error", LONG_TEXT, comment="why the image could not be classified"),
+    _semingest_version(),
+    _reader_version(),
     sa.Index("ix_inference_model_label", "model_id", "top1_label"),
     **_MYSQL_OPTS,
 )
@@ -203,6 +222,9 @@ ingest_runs = sa.Table(
     sa.Column("driver_host", SHORT),
     sa.Column("driver_pid", sa.Integer),
     sa.Column("summary", JSON_TEXT, comment="the run's full JSON summary (per-vendor counts, ...)"),
+    _semingest_version(),
+    sa.Column("parameters", JSON_TEXT, comment="the run's parameters (JSON object)"),
+    sa.Column("reader_versions", JSON_TEXT, comment="stage -> reader version (JSON object)"),
     sa.Index("ix_ingest_runs_started", "started_at"),
     **_MYSQL_OPTS,
 )
@@ -212,15 +234,16 @@ ALL_TABLES = (image_files, images, exif_meta, instrument_meta, pixel_size, infer
 IMAGE_TABLES = (exif_meta, instrument_meta, pixel_size, inference)
 
 
+# The stage whose reader wrote each table's rows (``reader_version``).
+READER_STAGE_TABLES: dict[str, tuple[sa.Table, ...]] = {
+    "metadata": (exif_meta, instrument_meta),
+    "scalebar": (pixel_size,),
+    "inference": (inference,),
+}
+
+
 def create_schema(engine: sa.Engine) -> None:
-    """Create the tables that do not exist yet (idempotent), and add the nullable columns a newer
-    version defines to tables an older one created (never drops or changes a column)."""
-    metadata.create_all(engine, checkfirst=True)
-    inspector = sa.inspect(engine)
-    with engine.begin() as conn:
-        for table in ALL_TABLES:
-            have = {c["name"] for c in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in have and column.nullable:
-                    kind = column.type.compile(dialect=engine.dialect)
-                    conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
+    """Bring the database to the newest schema through the migrations (idempotent; see ``migrate``)."""
+    from .migrate import upgrade
+
+    upgrade(engine)
