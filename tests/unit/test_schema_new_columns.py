@@ -1,5 +1,5 @@
-"""A database created by an older version gains the pixel_size columns a newer one defines
-(nullable, added in place; nothing else changes), on SQLite and on the real MariaDB."""
+"""A database at the revision before the scale-bar witness columns (0003) gains them through
+the migrations (revision 0004; nothing else changes), on SQLite and on the real MariaDB."""
 
 from __future__ import annotations
 
@@ -18,24 +18,24 @@ NEW = {
 }
 
 
-def _old_pixel_size_table(url: str) -> None:
+def _database_at_0003(url: str) -> None:
+    """A database as the release before the witness columns left it (revision 0003), with a row."""
+    from alembic import command
+
+    from semingest_worker.database.migrate import alembic_config
+
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "CREATE TABLE pixel_size (image_hash VARCHAR(64) PRIMARY KEY, metadata_pixel_size_m DOUBLE, "
-                "ocr_pixel_size_m DOUBLE, scale_bar_text VARCHAR(255), scale_bar_value DOUBLE, "
-                "scale_bar_unit VARCHAR(8), scale_bar_px DOUBLE, ratio DOUBLE, style VARCHAR(32), reason TEXT)"
-            )
-        )
+        command.upgrade(alembic_config(conn), "0003")
         conn.execute(sa.text("INSERT INTO pixel_size (image_hash, ocr_pixel_size_m) VALUES ('abc', 1.5e-9)"))
     engine.dispose()
 
 
 def _check(url: str) -> None:
-    _old_pixel_size_table(url)
+    _database_at_0003(url)
     engine = create_engine(url)
-    create_schema(engine)
+    assert not NEW & {c["name"] for c in sa.inspect(engine).get_columns("pixel_size")}
+    create_schema(engine)  # migrates 0003 -> head
     create_schema(engine)  # idempotent
     columns = {c["name"] for c in sa.inspect(engine).get_columns("pixel_size")}
     assert NEW <= columns
