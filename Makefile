@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed"'
@@ -46,11 +46,21 @@ demo: setup ## Run the main job on the embedded default: sample SEM images -> lo
 	$(BIN)/semingest summary --db sqlite:///$(DEMO_DIR)/semingest.db
 
 .PHONY: db-up
-db-up: ## Start the local MariaDB (127.0.0.1:3306) when it is down
+db-up: ## Install (Debian's mariadb-server) and start the local MariaDB: root, no password, 127.0.0.1:3306
 	tools/ensure_mariadb.sh
 
+# The test control plane, rebuilt only when its pinned module changes (Go's build cache keeps
+# the compiled packages: a rebuild after a change of build.sh only re-links).
+CONTROL_PLANE := $(TOOLS)/.control-plane
+$(CONTROL_PLANE): tools/controlplane/go.mod tools/controlplane/go.sum tools/controlplane/build.sh
+	tools/controlplane/build.sh $(TOOLS)
+	touch $@
+
+.PHONY: control-plane
+control-plane: $(CONTROL_PLANE) ## Build etcd, kube-apiserver, kube-controller-manager (tools/controlplane, Go) into .tools/bin
+
 .PHONY: test
-test: setup db-up ## Run lint, layering, type check, unit, integration and chart tests (MariaDB, Spark local, Tesseract, kmock, helm)
+test: setup db-up control-plane ## Run lint, layering, type check, unit, integration, chart and control-plane tests (MariaDB, Spark, Tesseract, kube-apiserver, helm)
 	$(BIN)/ruff check .
 	$(MAKE) --no-print-directory layers typecheck
 	$(BIN)/pytest -ra $(PYTEST_ARGS)
