@@ -97,3 +97,41 @@ def spark():
     )
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory):
+    """A real control plane (etcd, kube-apiserver, kube-controller-manager; tests/controlplane/)
+    for the whole run. Failing to build or start it fails the tests that use it, never skips."""
+    from controlplane import ControlPlane, ControlPlaneError
+
+    started = ControlPlane.start(tmp_path_factory.mktemp("controlplane"))
+    try:
+        cp = started.__enter__()
+    except ControlPlaneError as exc:
+        pytest.fail(f"the test control plane did not start: {exc}", pytrace=False)
+    try:
+        yield cp
+    finally:
+        started.__exit__(None, None, None)
+
+
+@pytest.fixture
+def operator_process(control_plane, tmp_path: Path):
+    """A factory of semingest-operator processes against ``control_plane``: call it with a
+    kubeconfig (see ControlPlane.kubeconfig_for_token) and the namespaces to watch; every process
+    it started is stopped after the test."""
+    from controlplane import OperatorProcess
+
+    started: list[OperatorProcess] = []
+
+    def start(kubeconfig: Path, namespaces: list[str], **options) -> OperatorProcess:
+        op = OperatorProcess(
+            control_plane, kubeconfig, namespaces, tmp_path / f"operator-{len(started)}.log", **options
+        )
+        started.append(op)
+        return op.start()
+
+    yield start
+    for op in started:
+        op.stop()
