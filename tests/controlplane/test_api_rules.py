@@ -116,6 +116,23 @@ def test_status_reporter_as_the_driver_account_patches_status_and_nothing_else(c
     assert (st["progress"]["discovered"], st["progress"]["processed"], st["progress"]["failed"]) == (12, 7, 1)
     assert st["stageSeconds"] == {"metadata": 2.5}
 
+    # Throttled: at most one report per min_interval unless forced.
+    now = [100.0]
+    throttled = StatusReporter(
+        cp.server, ns, "reported", token=token, ssl_context=ctx, min_interval=10, clock=lambda: now[0]
+    )
+    assert throttled.report({"processed": 8}, {})
+    now[0] += 3
+    assert not throttled.report({"processed": 9}, {}) and throttled.errors == 0
+    assert status(cp, ns, "reported")["progress"]["processed"] == 8
+    assert throttled.report({"processed": 10}, {"metadata": 3.0}, "Running", force=True)
+    assert status(cp, ns, "reported")["progress"]["processed"] == 10
+    # A missing SemIngest or an unreachable API server is logged, never raised.
+    missing = StatusReporter(cp.server, ns, "no-such-ingest", token=token, ssl_context=ctx)
+    assert not missing.report({"processed": 1}, {}, force=True) and missing.errors == 1
+    dead = StatusReporter("https://127.0.0.1:9", ns, "reported", token=token, ssl_context=ctx, timeout=2)
+    assert not dead.report({"processed": 1}, {}, force=True) and dead.errors == 1
+
     # The same token, for anything but its own SemIngests' status: 403 from the API server.
     other_reporter = StatusReporter(
         cp.server, other, "reported", token=token, ssl_context=ctx, min_interval=0
