@@ -60,6 +60,10 @@ def build_registry(
         settings.persistence.finalizer = FINALIZER
         settings.posting.level = logging.INFO
         settings.execution.max_workers = 8
+        # A SemIngest deleted while its poll timer is mid-request keeps kopf's finalizer until the
+        # timer has exited; kopf re-checks after this many seconds (its default, 60, made a
+        # `kubectl delete` hang for a minute against a real API server).
+        settings.background.cancellation_polling = 2.0
 
     @kopf.on.login(registry=registry)
     async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:

@@ -27,6 +27,16 @@ class Release:
     def of_kind(self, kind: str) -> list[dict[str, Any]]:
         return [d for d in self.objects() if d["kind"] == kind]
 
+    def operator_env(self) -> dict[str, str]:
+        """The environment the chart gives the operator's container (plain values; POD_NAMESPACE)."""
+        (deployment,) = self.of_kind("Deployment")
+        (container,) = [
+            c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "operator"
+        ]
+        env = {e["name"]: e["value"] for e in container.get("env") or [] if "value" in e}
+        env["POD_NAMESPACE"] = self.namespace
+        return env
+
     def operator_service_account(self) -> str:
         (sa,) = [
             d["metadata"]["name"]

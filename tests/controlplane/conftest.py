@@ -14,6 +14,7 @@ from controlplane.chart import CRD_NAME, Release, helm_install, helm_uninstall
 from controlplane.ingest import db_secret
 
 RELEASE_NAMESPACE = "semingest-system"
+HOST_PATH = "/data/sem"
 # Every namespace the release watches; each test (or group of tests) has its own.
 NAMESPACES = {
     "native": "sem",  # examples/ingest.yaml as it is
@@ -36,6 +37,10 @@ class Installation:
     cp: ControlPlane
     release: Release
     operator_kubeconfig: Path  # a token of the chart's operator ServiceAccount
+
+    @property
+    def operator_env(self) -> dict[str, str]:
+        return self.release.operator_env()
 
     def ns(self, key: str) -> str:
         return NAMESPACES[key]
@@ -61,7 +66,11 @@ def installation(
         cp,
         "semingest",
         RELEASE_NAMESPACE,
-        {"watch": {"namespaces": list(NAMESPACES.values())}},
+        {
+            "watch": {"namespaces": list(NAMESPACES.values())},
+            # examples/ingest-tiny.yaml reads its images from a host path, as on kind
+            "security": {"allowedHostPaths": [HOST_PATH]},
+        },
         workdir=workdir,
     )
     cp.wait_crd_established(CRD_NAME)
@@ -79,6 +88,7 @@ def shared_operator(installation: Installation, tmp_path_factory) -> Iterator[Op
         installation.operator_kubeconfig,
         [NAMESPACES[k] for k in SHARED_OPERATOR],
         tmp_path_factory.mktemp("shared-operator") / "operator.log",
+        env_overrides=installation.operator_env,
     )
     op.start()
     yield op

@@ -73,13 +73,15 @@ class PhaseError(Exception):
 def wait_phase(
     cp: ControlPlane, namespace: str, name: str, phase: str, timeout: float = 30.0
 ) -> dict[str, Any]:
-    """The status once it has ``phase``; fails at once when it ends in the other final phase."""
+    """The status once it has ``phase``; fails at once when the run failed instead (or succeeded
+    when a failure was expected)."""
 
     def reached() -> dict[str, Any] | None:
         st = status(cp, namespace, name)
         if st.get("phase") == phase:
             return st
-        if st.get("phase") in ("Succeeded", "Failed"):
+        ended = st.get("phase") == "Failed" or (st.get("phase") == "Succeeded" and phase == "Failed")
+        if ended:
             raise PhaseError(f"SemIngest {namespace}/{name} ended {st['phase']}, not {phase}: {st}")
         return None
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +29,8 @@ class OperatorProcess:
     image: str = "registry.example.org/semingest-worker:test"
     driver_service_account: str = "semingest-driver"
     extra_args: Sequence[str] = ()
+    # Environment of the chart's Deployment (Release.operator_env()): allowed host paths, sparkConf.
+    env_overrides: Mapping[str, str] = field(default_factory=dict)
     liveness_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
     process: Process | None = None
@@ -57,6 +59,7 @@ class OperatorProcess:
             SEMINGEST_DRIVER_SERVICE_ACCOUNT=self.driver_service_account,
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.env_overrides)
         return env
 
     def start(self, timeout: float = 60.0) -> OperatorProcess:

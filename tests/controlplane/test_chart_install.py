@@ -31,15 +31,20 @@ def test_default_values_install_and_uninstall(control_plane, tmp_path: Path):
     release = helm_install(cp, "sem-default", "sem-default", workdir=tmp_path)
     _crd_established(cp)
     objects = release.objects()
-    assert kinds(objects) == [
+    # The operator (Deployment, Service, RBAC), the driver's ServiceAccount and Role, the policy
+    # bounding the driver's pods, the Spark pods' NetworkPolicy: all accepted by the API server.
+    assert {
         "ClusterRole",
         "ClusterRoleBinding",
         "Deployment",
+        "NetworkPolicy",
         "Role",
         "RoleBinding",
         "Service",
         "ServiceAccount",
-    ]
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    } <= set(kinds(objects)), kinds(objects)
     assert len(existing(cp, release)) == len(objects), "helm reported objects the API server does not hold"
     # The default watches the release namespace only: the operator's Role lives there.
     assert {r["metadata"]["namespace"] for r in release.of_kind("Role")} == {"sem-default"}

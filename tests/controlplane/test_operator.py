@@ -139,6 +139,7 @@ def test_spark_operator_backend_runs_to_succeeded(installation, shared_operator)
         assert_owned_by(apps, owner)
         app = apps[0]
         assert app["spec"]["driver"]["serviceAccount"] == "semingest-driver"
+        assert app["spec"]["executor"]["serviceAccount"] == "semingest-driver"
         # fat: 8 nodes x 24 cores -> 8 executors of 24 cores, as status.sizing says
         sizing = (st["sizing"]["executors"], st["sizing"]["executorCores"])
         assert (app["spec"]["executor"]["instances"], app["spec"]["executor"]["cores"]) == sizing == (8, 24)
@@ -212,7 +213,7 @@ def test_deleting_a_semingest_garbage_collects_its_runs_without_the_operator(ins
     """The operator is stopped: only the real garbage collector, following the ownerReferences the
     operator wrote, deletes the pods, services, config maps and SparkApplications."""
     cp, ns = installation.cp, installation.ns("gc")
-    op = operator_process(installation.operator_kubeconfig, [ns])
+    op = operator_process(installation.operator_kubeconfig, [ns], env_overrides=installation.operator_env)
     docs = [
         example("ingest-tiny.yaml", namespace=ns, name="gc-native"),
         example("ingest-tiny.yaml", namespace=ns, name="gc-sparkop", backend="sparkOperator"),
@@ -279,7 +280,7 @@ def _created_lines(log: str, kind: str) -> list[str]:
 def test_operator_killed_mid_run_and_restarted_does_not_start_the_run_twice(installation, operator_process):
     cp, ns = installation.cp, installation.ns("restart")
     doc = example("ingest.yaml", namespace=ns, name="restart")
-    first = operator_process(installation.operator_kubeconfig, [ns])
+    first = operator_process(installation.operator_kubeconfig, [ns], env_overrides=installation.operator_env)
     create(cp, doc)
     st = wait_phase(cp, ns, "restart", "Submitted")
     pod = cp.get(pod_path(ns, st["driverPod"]))
@@ -287,7 +288,7 @@ def test_operator_killed_mid_run_and_restarted_does_not_start_the_run_twice(inst
     wait_phase(cp, ns, "restart", "Running")
     first.kill()  # SIGKILL: no clean-up, kopf's state is whatever the API server holds
 
-    second = operator_process(installation.operator_kubeconfig, [ns])
+    second = operator_process(installation.operator_kubeconfig, [ns], env_overrides=installation.operator_env)
     time.sleep(3 * second.poll_seconds + 2)  # resume handlers and a few timer rounds
     assert status(cp, ns, "restart")["runId"] == st["runId"]
     pods = [o for o in run_objects(cp, ns, "restart", NATIVE_KINDS) if o["kind"] == "pods"]
@@ -304,7 +305,10 @@ def test_two_operator_replicas_do_not_double_start_runs(installation, operator_p
     finds the object already there (409 AlreadyExists) adopts it, so the API server lets exactly one
     replica create each run's objects."""
     cp, ns = installation.cp, installation.ns("replicas")
-    replicas = [operator_process(installation.operator_kubeconfig, [ns]) for _ in range(2)]
+    replicas = [
+        operator_process(installation.operator_kubeconfig, [ns], env_overrides=installation.operator_env)
+        for _ in range(2)
+    ]
     names = [f"replica-{i}" for i in range(3)]
     for name in names:
         create(cp, example("ingest-tiny.yaml", namespace=ns, name=name))
@@ -331,7 +335,7 @@ def test_killed_before_recording_its_run_the_restarted_operator_adopts_it(instal
     has no run, the objects exist. The next operator creates nothing new (409 AlreadyExists) and
     adopts them, then follows the driver to its end."""
     cp, ns = installation.cp, installation.ns("restart")
-    first = operator_process(installation.operator_kubeconfig, [ns])
+    first = operator_process(installation.operator_kubeconfig, [ns], env_overrides=installation.operator_env)
     create(cp, example("ingest-tiny.yaml", namespace=ns, name="lost"))
     st = wait_phase(cp, ns, "lost", "Submitted")
     first.kill()
@@ -339,7 +343,7 @@ def test_killed_before_recording_its_run_the_restarted_operator_adopts_it(instal
     patch_status(
         cp, sem_path(ns, "lost"), {"runId": None, "runGeneration": None, "phase": None, "driverPod": None}
     )
-    second = operator_process(installation.operator_kubeconfig, [ns])
+    second = operator_process(installation.operator_kubeconfig, [ns], env_overrides=installation.operator_env)
     again = wait_phase(cp, ns, "lost", "Submitted")
     assert again["runId"] == st["runId"]
     assert "already exists, adopting it" in second.log_text()

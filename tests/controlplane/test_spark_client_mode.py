@@ -108,17 +108,24 @@ def test_native_driver_in_client_mode_gets_its_executor_pods_accepted(
         )
     try:
         selector = f"spark-role=executor,semingest.io/run={run}"
-        executors = wait_for(
-            lambda: len(pods := _pods(cp, ns, selector)) == int(conf["spark.executor.instances"]) and pods,
-            180,
-            f"{conf['spark.executor.instances']} executor pods (driver log:\n{tail(log)})",
-            interval=1.0,
-        )
+        try:
+            executors = wait_for(
+                lambda: (
+                    len(pods := _pods(cp, ns, selector)) == int(conf["spark.executor.instances"]) and pods
+                ),
+                180,
+                f"{conf['spark.executor.instances']} executor pods",
+                interval=1.0,
+            )
+        except Exception as exc:
+            raise AssertionError(f"{exc}\ndriver log:\n{tail(log, 80)}") from None
         for pod in executors:
             assert pod["metadata"]["name"].startswith(f"{run}-exec-")
             assert pod["status"]["phase"] == "Pending"
             (container,) = pod["spec"]["containers"]
             assert container["name"] == "spark-kubernetes-executor"
+            # as the driver's ServiceAccount: the chart's admission policy lets nothing else through
+            assert pod["spec"]["serviceAccountName"] == "semingest-driver"
             assert container["image"] == conf["spark.kubernetes.container.image"]
             assert pod["metadata"]["labels"]["semingest.io/ingest"] == "client-mode"
             # Owned by the driver pod the operator created (spark.kubernetes.driver.pod.name).

@@ -60,6 +60,9 @@ def spark_conf(spec: SemIngestSpec, ctx: RunContext, sizing: Sizing) -> dict[str
         "spark.kubernetes.executor.podTemplateContainerName": EXECUTOR_CONTAINER,
         "spark.kubernetes.authenticate.caCertFile": f"{SERVICE_ACCOUNT_DIR}/ca.crt",
         "spark.kubernetes.authenticate.oauthTokenFile": f"{SERVICE_ACCOUNT_DIR}/token",
+        # Executors run as the driver's ServiceAccount: the chart's admission policy refuses any
+        # other (without this, Spark leaves them to the namespace's "default").
+        "spark.kubernetes.authenticate.executor.serviceAccountName": ctx.driver_service_account,
         "spark.driver.host": f"{driver_service_name(ctx)}.{ctx.namespace}.svc",
         "spark.driver.bindAddress": "0.0.0.0",
         "spark.driver.port": str(DRIVER_PORT),

@@ -88,6 +88,8 @@ def render_spark_application(spec: SemIngestSpec, ctx: RunContext, sizing: Sizin
             "executor": {
                 **_resources(sizing.executor),
                 "instances": sizing.executors,
+                # the driver's ServiceAccount: the chart's admission policy refuses any other
+                "serviceAccount": ctx.driver_service_account,
                 "deleteOnTermination": True,
                 "labels": run_labels(ctx, "executor"),
                 "template": pod_template(spec, ctx, EXECUTOR_CONTAINER, "executor", automount_token=False),
