@@ -273,6 +273,11 @@ def test_deleting_a_namespace_with_a_running_ingest_leaves_the_operator_healthy(
 
 
 # -- 6. a killed operator, two replicas ----------------------------------------------------------
+def _counter(metrics: str, series: str) -> float:
+    values = [float(line.split()[-1]) for line in metrics.splitlines() if line.startswith(series + " ")]
+    return sum(values)
+
+
 def _created_lines(log: str, kind: str) -> list[str]:
     return [line for line in log.splitlines() if f": created {kind} " in line]
 
@@ -301,9 +306,10 @@ def test_operator_killed_mid_run_and_restarted_does_not_start_the_run_twice(inst
 
 
 def test_two_operator_replicas_do_not_double_start_runs(installation, operator_process):
-    """No kopf peering (the operator runs standalone): run names are deterministic and a create that
-    finds the object already there (409 AlreadyExists) adopts it, so the API server lets exactly one
-    replica create each run's objects."""
+    """No kopf peering (the operator runs standalone). The API server's optimistic concurrency does
+    it: status writes are conditional on the resourceVersion the replica read (409 Conflict for the
+    slower one), and run objects have deterministic names (409 AlreadyExists, then adopted), so each
+    run's objects are created once and each run is recorded and counted once."""
     cp, ns = installation.cp, installation.ns("replicas")
     replicas = [
         operator_process(installation.operator_kubeconfig, [ns], env_overrides=installation.operator_env)
@@ -321,11 +327,14 @@ def test_two_operator_replicas_do_not_double_start_runs(installation, operator_p
     logs = [r.log_text() for r in replicas]
     created = [line for log in logs for line in _created_lines(log, "Pod")]
     assert len(created) == len(names), created
+    started = sum(_counter(r.metrics(), 'semingest_runs_started_total{backend="native"}') for r in replicas)
+    assert started == len(names), "each run counted as started by one replica only"
     for name in names:
         kubelet_running(cp, ns, runs[name]["driverPod"])
         kubelet_succeeded(cp, ns, runs[name]["driverPod"])
-    for name in names:
-        wait_phase(cp, ns, name, "Succeeded")
+    done = {name: wait_phase(cp, ns, name, "Succeeded")["completionTime"] for name in names}
+    time.sleep(3 * replicas[0].poll_seconds + 1)
+    assert {name: status(cp, ns, name)["completionTime"] for name in names} == done, "completed once"
     for replica in replicas:
         replica.check_alive()
 
