@@ -121,7 +121,7 @@ def test_native_example_runs_pending_to_succeeded(installation, shared_operator)
     assert 'semingest_runs_started_total{backend="native"}' in metrics
     assert 'semingest_reconciles_total{result="ok",trigger="create"}' in metrics
 
-    cp.kubectl("delete", "semingest", name, "-n", ns, "--timeout=60s")
+    cp.kubectl("delete", "semingest", name, "-n", ns, "--timeout=30s")
     wait_gone(cp, ns, name, NATIVE_KINDS)
     shared_operator.check_alive()
 
@@ -156,7 +156,7 @@ def test_spark_operator_backend_runs_to_succeeded(installation, shared_operator)
         time.sleep(1.0)
     assert phases == ["Submitted", "Running", "Succeeded"], phases
 
-    cp.kubectl("delete", "semingest", name, "-n", ns, "--timeout=60s")
+    cp.kubectl("delete", "semingest", name, "-n", ns, "--timeout=30s")
     wait_gone(cp, ns, name, SPARK_KINDS)
 
 
@@ -183,7 +183,7 @@ def test_tiny_example_native_fails_with_the_pods_image_pull_reason(installation,
     # A run given up before its driver started is deleted, so it cannot start later.
     wait_for(lambda: cp.get(pod_path(ns, st["driverPod"])) is None, 30, "the failed run's driver pod to go")
 
-    cp.kubectl("delete", "semingest", name, "-n", ns, "--timeout=60s")
+    cp.kubectl("delete", "semingest", name, "-n", ns, "--timeout=30s")
     wait_gone(cp, ns, name, NATIVE_KINDS)
 
 
@@ -204,7 +204,7 @@ def test_tiny_example_spark_operator_fails_with_the_applications_error(installat
     assert (failed["status"], failed["reason"]) == ("True", "SparkFailed"), final
     assert "ExitCode: 1" in final["message"]
 
-    cp.kubectl("delete", "semingest", name, "-n", ns, "--timeout=60s")
+    cp.kubectl("delete", "semingest", name, "-n", ns, "--timeout=30s")
     wait_gone(cp, ns, name, SPARK_KINDS)
 
 
@@ -302,7 +302,7 @@ def test_operator_killed_mid_run_and_restarted_does_not_start_the_run_twice(inst
     kubelet_succeeded(cp, ns, st["driverPod"])
     final = wait_phase(cp, ns, "restart", "Succeeded")
     assert final["runId"] == st["runId"] and final["startTime"] == st["startTime"]
-    cp.kubectl("delete", "semingest", "restart", "-n", ns, "--timeout=60s")
+    cp.kubectl("delete", "semingest", "restart", "-n", ns, "--timeout=30s")
 
 
 def test_two_operator_replicas_do_not_double_start_runs(installation, operator_process):
@@ -363,7 +363,7 @@ def test_killed_before_recording_its_run_the_restarted_operator_adopts_it(instal
     kubelet_failed(cp, ns, st["driverPod"], exit_code=3, message="no database")
     final = wait_phase(cp, ns, "lost", "Failed")
     assert "exited with code 3" in final["message"] and "no database" in final["message"], final
-    cp.kubectl("delete", "semingest", "lost", "-n", ns, "--timeout=60s")
+    cp.kubectl("delete", "semingest", "lost", "-n", ns, "--timeout=30s")
 
 
 # -- spec errors the CRD cannot see, spec updates, schedules, auto sizing ------------------------
@@ -389,7 +389,7 @@ def test_spec_error_only_the_operator_sees_ends_failed_naming_the_field(
     assert failed["reason"] == "InvalidSpec" and field in failed["message"], final
     assert run_objects(cp, ns, name) == []
     assert f'semingest_render_errors_total{{field="{field}"}} 1.0' in shared_operator.metrics()
-    cp.kubectl("delete", "semingest", name, "-n", ns, "--timeout=60s")
+    cp.kubectl("delete", "semingest", name, "-n", ns, "--timeout=30s")
 
 
 def test_spec_update_waits_for_the_active_run_then_starts_the_next(installation, shared_operator):
@@ -415,7 +415,7 @@ def test_spec_update_waits_for_the_active_run_then_starts_the_next(installation,
     assert second["runId"] != first["runId"] and second["observedGeneration"] == 2
     assert second["sizing"]["executors"] == 4  # tiny: 2 nodes x 2 cores
     assert cp.get(pod_path(ns, second["driverPod"])) is not None
-    cp.kubectl("delete", "semingest", "upd", "-n", ns, "--timeout=60s")
+    cp.kubectl("delete", "semingest", "upd", "-n", ns, "--timeout=30s")
 
 
 def test_schedule_starts_one_run_per_tick_and_suspend_stops_runs(installation, shared_operator):
@@ -443,7 +443,7 @@ def test_schedule_starts_one_run_per_tick_and_suspend_stops_runs(installation, s
     time.sleep(4 * shared_operator.poll_seconds)
     assert status(cp, ns, "cron")["runId"] == tick["runId"], "no run while suspended"
     assert condition(suspended, "Succeeded")["status"] == "True", "the last run's result stays visible"
-    cp.kubectl("delete", "semingest", "cron", "-n", ns, "--timeout=60s")
+    cp.kubectl("delete", "semingest", "cron", "-n", ns, "--timeout=30s")
 
 
 def test_auto_sizing_reads_the_nodes_with_the_charts_cluster_role(installation, shared_operator):
@@ -499,7 +499,7 @@ def test_auto_sizing_reads_the_nodes_with_the_charts_cluster_role(installation, 
             "sizing"
         ]
         assert st["sizing"]["strategy"] == "auto" and "auto-n0: 3, auto-n1: 3" in st["sizing"]["reason"]
-        cp.kubectl("delete", "semingest", "auto", "-n", ns, "--timeout=60s")
+        cp.kubectl("delete", "semingest", "auto", "-n", ns, "--timeout=30s")
     finally:
         cp.kubectl("delete", "node", *nodes, "--ignore-not-found")
 

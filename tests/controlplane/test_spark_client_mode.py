@@ -139,7 +139,7 @@ def test_native_driver_in_client_mode_gets_its_executor_pods_accepted(
             driver.wait(10)
     assert driver.returncode == 0, tail(log)
     wait_for(lambda: not _pods(cp, ns, selector), 60, "Spark to delete its executor pods on stop")
-    cp.kubectl("delete", "semingest", "client-mode", "-n", ns, "--timeout=60s")
+    cp.kubectl("delete", "semingest", "client-mode", "-n", ns, "--timeout=30s")
 
 
 def _pods(cp, ns: str, selector: str) -> list[dict]:
