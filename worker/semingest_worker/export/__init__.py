@@ -87,6 +87,7 @@ def _write(fmt: Format, stmt: sa.Select, rows: Iterator[dict[str, Any]], output:
     columns = [c.name for c in stmt.selected_columns]
     writer: Callable[[IO[Any]], int]
     if fmt is Format.PARQUET:
+        assert output is not None  # export() refuses a binary format on stdout
         return ExportResult(_atomic_path(output, lambda path: write_parquet(rows, stmt, path)), output)
     if fmt is Format.CSV:
         writer = lambda out: write_csv(rows, columns, out)  # noqa: E731

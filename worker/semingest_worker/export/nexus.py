@@ -48,7 +48,10 @@ def nexus_template(row: dict[str, Any]) -> dict[str, Any]:
             t[f"{path}/@units"] = unit
 
     vendor = row.get("vendor")
-    put(f"{ENTRY}/measurement/instrument/fabrication/vendor", VENDOR_NAMES.get(vendor, vendor))
+    put(
+        f"{ENTRY}/measurement/instrument/fabrication/vendor",
+        VENDOR_NAMES.get(vendor, vendor) if vendor else None,
+    )
     put(f"{ENTRY}/measurement/instrument/fabrication/model", row.get("instrument"))
     acquired = row.get("acquired_at")
     put(f"{EVENT}/start_time", f"{acquired.isoformat()}+00:00" if acquired is not None else None)

@@ -199,9 +199,12 @@ def format_record(record: ImageRecord) -> str:
     if bar is not None:
         if bar.get("ocr_pixel_size_m") is not None:
             unc = bar.get("ocr_relative_uncertainty")
+            uncertainty = (
+                f"uncertainty ±{unc * 100:.2g}% (±1 px)" if unc is not None else "uncertainty unknown"
+            )
             lines.append(
                 f"  scale bar  {bar['scale_bar_text']!r} over {_fmt(bar['scale_bar_px'], 'px')} ({bar['style']}), "
-                f"uncertainty ±{unc * 100:.2g}% (±1 px)"
+                f"{uncertainty}"
             )
         else:
             lines.append(f"  scale bar  not read: {bar.get('reason') or '-'}")

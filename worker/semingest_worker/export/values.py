@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import date, datetime
 from typing import Any
 
@@ -14,7 +14,7 @@ STREAM_BATCH = 1000  # rows fetched per round trip (server-side cursor on MariaD
 JSON_COLUMNS = frozenset({"vendor_metadata", "sidecars"})  # JSON text in the database
 
 
-def stream_rows(conn: sa.Connection, stmt: sa.Select, batch: int = STREAM_BATCH) -> Iterator[dict[str, Any]]:
+def stream_rows(conn: sa.Connection, stmt: sa.Select, batch: int = STREAM_BATCH) -> Generator[dict[str, Any]]:
     """The rows of ``stmt`` one by one, never all in memory (server-side cursor, ``yield_per``)."""
     result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
     try:
