@@ -319,14 +319,21 @@ class ControlPlane:
             headers["Content-Type"] = content_type
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        req = urllib.request.Request(self.server + path, data=data, method=method, headers=headers)  # noqa: S310
         ctx = self.ssl_context(client_cert=token is None)
-        try:
-            with urllib.request.urlopen(req, timeout=timeout, context=ctx) as resp:  # noqa: S310
-                raw = resp.read()
-                status = resp.status
-        except urllib.error.HTTPError as exc:
-            raw, status = exc.read(), exc.code
+        # 429 "storage is (re)initializing" (a CRD just established) asks to retry after a while, as
+        # client-go does by itself.
+        for _ in range(20):
+            req = urllib.request.Request(self.server + path, data=data, method=method, headers=headers)  # noqa: S310
+            try:
+                with urllib.request.urlopen(req, timeout=timeout, context=ctx) as resp:  # noqa: S310
+                    raw = resp.read()
+                    status = resp.status
+            except urllib.error.HTTPError as exc:
+                raw, status = exc.read(), exc.code
+                if status == 429:
+                    time.sleep(float(exc.headers.get("Retry-After") or 1))
+                    continue
+            break
         try:
             return status, json.loads(raw) if raw else None
         except ValueError:
