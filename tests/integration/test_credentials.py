@@ -83,3 +83,39 @@ def test_unencoded_at_fails_at_once_with_a_hint(user_with_password) -> None:
     assert proc.returncode != 0
     assert "unencoded '@': write it as %40" in proc.stderr
     assert "S3cr3t" not in proc.stderr and "pw;x" not in proc.stderr
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path):
+    """A folder that cannot be written: a read-only bind mount as root (a read-only share), else
+    a folder without write permission."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() == 0:
+        subprocess.run(["mount", "--bind", str(folder), str(folder)], check=True)
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
+        try:
+            yield folder
+        finally:
+            subprocess.run(["umount", str(folder)], check=True)
+    else:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+
+
+def test_read_only_database_folder_is_said_plainly(tmp_path: Path, read_only_folder: Path) -> None:
+    """Issue 13 item 15: not SQLite's "unable to open database file"."""
+    url = f"sqlite:///{read_only_folder / 'sem.db'}"
+    init = subprocess.run(
+        [*SEMINGEST, "db", "init", "--db", url], capture_output=True, text=True, timeout=120
+    )
+    assert init.returncode != 0
+    assert f"its folder {read_only_folder} is read-only" in init.stderr, init.stderr
+    assert "unable to open database file" not in init.stderr
+    run = subprocess.run(
+        [*SEMINGEST, "run", str(tmp_path), "--db", url, "--no-progress"], capture_output=True, text=True, timeout=240,
+        env={**os.environ, "PYSPARK_PYTHON": sys.executable},
+    )  # fmt: skip
+    assert run.returncode == 1
+    assert f"its folder {read_only_folder} is read-only" in run.stderr, run.stderr

@@ -139,3 +139,14 @@ def test_lossless_conversions_keep_their_hash(tmp_path: Path) -> None:
     tifffile.imwrite(tmp_path / "i16.tif", values)
     tifffile.imwrite(tmp_path / "i32.tif", values.astype(np.int32))
     assert decode_image(tmp_path / "i16.tif").image_hash == decode_image(tmp_path / "i32.tif").image_hash
+
+
+@pytest.mark.parametrize(("shape", "size"), [((1, 1), "1x1"), ((3, 500), "500x3")])
+def test_tiny_images_get_a_true_scale_bar_reason(shape: tuple[int, int], size: str) -> None:
+    import numpy as np
+
+    from semingest_worker.scalebar import ScaleBarInput, read_scale_bars
+
+    (reading,) = read_scale_bars([ScaleBarInput(gray=np.zeros(shape, np.uint8))])
+    assert reading.pixel_size_m is None
+    assert reading.reason == f"image too small to hold a scale bar ({size} px; at least 16 px a side)"

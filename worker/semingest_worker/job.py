@@ -170,7 +170,7 @@ def run_job(
     progress; by default one is made for ``config.status_target`` when that is set.
     """
     from . import database as db
-    from .database import canonical, queries, runs
+    from .database import canonical, migrate, queries, runs
     from .database.rows import path_key
 
     started = time.monotonic()
@@ -201,7 +201,7 @@ def run_job(
             db.call_with_retry(
                 prepare, deadline_seconds=config.retry_deadline_seconds, what=f"connecting to {redacted}"
             )
-        except db.DatabaseUnavailableError as exc:
+        except (db.DatabaseUnavailableError, migrate.SchemaError) as exc:
             raise RunError(str(exc), summary) from None
         except Exception as exc:  # noqa: BLE001 - access denied, unknown database...: say which
             raise RunError(f"cannot use the database {redacted}: {db.retry.describe(exc)}", summary) from None

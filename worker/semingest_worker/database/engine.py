@@ -84,6 +84,29 @@ def redact(url: str | sa.URL) -> str:
     return text
 
 
+def sqlite_write_problem(url: str | sa.URL) -> str | None:
+    """Why a SQLite database cannot be written here (None when it can, or for other backends).
+
+    SQLite itself only says "unable to open database file"; a read-only mount or folder, a
+    read-only file and a missing folder each get their own sentence.
+    """
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    path = os.path.abspath(parsed.database)
+    folder, name = os.path.split(path)
+    if not os.path.isdir(folder):
+        return f"cannot create the SQLite database {path}: the folder {folder} does not exist"
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        return f"the SQLite database {path} is read-only (a read-only file or mount)"
+    if not os.access(folder, os.W_OK):
+        return (
+            f"cannot write the SQLite database {path}: its folder {folder} is read-only "
+            f"(SQLite creates {name}-wal and {name}-shm beside it; use a writable folder)"
+        )
+    return None
+
+
 def is_sqlite(url: str | sa.URL) -> bool:
     return sa.make_url(url).get_backend_name() == "sqlite"
 

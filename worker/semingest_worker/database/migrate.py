@@ -146,6 +146,11 @@ def upgrade(engine: sa.Engine, *, refresh_views: bool = False) -> UpgradeResult:
 
     from . import views
 
+    from .engine import sqlite_write_problem
+
+    problem = sqlite_write_problem(engine.url)
+    if problem is not None:
+        raise SchemaError(problem)
     head = head_revision()
     with _migration_lock(engine) as conn:
         tables = set(sa.inspect(conn).get_table_names())

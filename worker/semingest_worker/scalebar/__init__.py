@@ -42,11 +42,23 @@ class ScaleBarInput:
     metadata_pixel_size_m: float | None = None
 
 
+# Below this many pixels a side no data bar, label or ruler can be drawn legibly.
+MIN_IMAGE_SIDE_PX = 16
+
+
 def _detect(item: ScaleBarInput) -> detect.Found | Iterator[detect.Found]:
     gray = np.asarray(item.gray)
-    if gray.ndim != 2 or gray.dtype.kind not in "ui" or min(gray.shape) < 16:
+    if gray.ndim != 2 or gray.dtype.kind not in "ui":
         return detect.Found(
             None, None, None, f"not a 2-D integer luminance image (shape {gray.shape}, {gray.dtype})"
+        )
+    if min(gray.shape) < MIN_IMAGE_SIDE_PX:
+        height, width = gray.shape
+        return detect.Found(
+            None,
+            None,
+            None,
+            f"image too small to hold a scale bar ({width}x{height} px; at least {MIN_IMAGE_SIDE_PX} px a side)",
         )
     if gray.dtype.kind == "i":
         gray = np.clip(gray, 0, None).astype(np.uint16 if gray.dtype.itemsize > 1 else np.uint8)
