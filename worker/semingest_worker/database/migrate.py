@@ -145,7 +145,6 @@ def upgrade(engine: sa.Engine, *, refresh_views: bool = False) -> UpgradeResult:
     from alembic import command
 
     from . import views
-
     from .engine import sqlite_write_problem
 
     problem = sqlite_write_problem(engine.url)
