@@ -228,6 +228,7 @@ class StagesSpec:
     metadata: bool
     scale_bar: bool
     inference: bool
+    thumbnails: bool
 
 
 @dataclass(frozen=True)
@@ -290,7 +291,12 @@ def parse_spec(spec: Mapping[str, Any]) -> SemIngestSpec:
             input_tensor=model.get("inputTensor"),
             output_tensor=model.get("outputTensor"),
         ),
-        stages=StagesSpec(metadata=st["metadata"], scale_bar=st["scaleBar"], inference=st["inference"]),
+        stages=StagesSpec(
+            metadata=st["metadata"],
+            scale_bar=st["scaleBar"],
+            inference=st["inference"],
+            thumbnails=st["thumbnails"],
+        ),
         partitions=s.get("partitions"),
         spark_conf=dict(s.get("sparkConf", {})),
         schedule=s.get("schedule"),

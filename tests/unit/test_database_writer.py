@@ -22,7 +22,9 @@ from semingest_worker.records import (
     ImageResult,
     InstrumentMeta,
     MetadataResult,
+    ScaleBarGeometry,
     ScaleBarReading,
+    Thumbnail,
 )
 
 RUN = "run-test-1"
@@ -86,9 +88,21 @@ def result(
             ),
         ),
         scale_bar=ScaleBarReading(
-            label_text="200 nm", value=200.0, unit="nm", bar_px=80.0, pixel_size_m=2.5e-9, style="zeiss_light"
+            label_text="200 nm",
+            value=200.0,
+            unit="nm",
+            bar_px=80.0,
+            pixel_size_m=2.5e-9,
+            style="zeiss_light",
+            geometry=ScaleBarGeometry(
+                databar_rows=(40, 48),
+                bar_box=(4, 44, 84, 45),
+                bar_ends=(4.5, 84.5),
+                label_box=(30, 41, 60, 43),
+            ),
         ),
         classification=classification,
+        thumbnail=Thumbnail(data=b"RIFF" + pixels.encode() + b"\x00\xff", format="webp", width=64, height=48),
     )
 
 
@@ -150,6 +164,7 @@ def test_batch_writes_every_table_and_rewriting_it_adds_nothing(db_url: str) -> 
         "instrument_meta": 40,
         "pixel_size": 40,
         "inference": 40,
+        "thumbnails": 40,
         "ingest_runs": 0,
     }
     assert _counts(db_url) == expected

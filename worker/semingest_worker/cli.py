@@ -84,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-scale-bar", action="store_true", help="skip the scale-bar OCR stage")
     run.add_argument("--no-metadata", action="store_true", help="skip the metadata stage")
     run.add_argument(
+        "--no-thumbnails", action="store_true", help="skip the thumbnails stage (previews for the catalogue)"
+    )
+    run.add_argument(
         "--db-batch-size", type=_positive_int, default=500, help="files per database transaction"
     )
     run.add_argument(
@@ -215,6 +218,7 @@ def _run(args: argparse.Namespace) -> int:
         exclude=tuple(args.exclude),
         metadata=not args.no_metadata,
         scale_bar=not args.no_scale_bar,
+        thumbnails=not args.no_thumbnails,
         model=model,
         partitions=args.partitions,
         batch_size=args.db_batch_size,

@@ -65,6 +65,7 @@ class JobConfig:
     exclude: tuple[str, ...] = ()
     metadata: bool = True
     scale_bar: bool = True
+    thumbnails: bool = True
     model: Any = None
     partitions: int | None = None  # default: 4 x Spark's default parallelism
     batch_size: int = 500  # files per database transaction
@@ -120,6 +121,7 @@ class JobConfig:
             exclude=tuple(parsed.source.exclude),
             metadata=parsed.stages.metadata,
             scale_bar=parsed.stages.scale_bar,
+            thumbnails=parsed.stages.thumbnails,
             model=model,
             partitions=parsed.partitions,
             batch_size=parsed.database.batch_size,
@@ -147,6 +149,7 @@ class JobConfig:
             run_id=run_id,
             metadata=self.metadata,
             scale_bar=self.scale_bar,
+            thumbnails=self.thumbnails,
             model=self.model,
             model_id=model_id,
             batch_size=self.batch_size,

@@ -1,4 +1,4 @@
-"""Process one partition of files as a stream: decode, metadata, scale bar, inference, bulk write.
+"""Process one partition of files as a stream: decode, metadata, scale bar, inference, thumbnails, bulk write.
 
 ``process_partition(files, config)`` runs inside a Spark task (or anywhere else). Files are
 decoded one at a time and held only in small compute batches (at most ``compute_batch`` images
@@ -48,6 +48,7 @@ class PipelineConfig:
     run_id: str
     metadata: bool = True
     scale_bar: bool = True
+    thumbnails: bool = True
     model: Any = None  # inference.ModelConfig, or None to skip the stage
     model_id: str | None = None
     batch_size: int = 500  # files per database transaction
@@ -73,6 +74,7 @@ class Counters:
             "metadata": 0.0,
             "scalebar": 0.0,
             "inference": 0.0,
+            "thumbnails": 0.0,
             "database": 0.0,
         }
     )
@@ -219,6 +221,10 @@ def _finish(
         t0 = time.perf_counter()
         _classify(decoded, classifier)
         counters.add_seconds("inference", time.perf_counter() - t0)
+    if decoded and config.thumbnails:
+        t0 = time.perf_counter()
+        _thumbnails(decoded)
+        counters.add_seconds("thumbnails", time.perf_counter() - t0)
     results = []
     for w in batch:
         w.image = None
@@ -258,6 +264,17 @@ def _scale_bars(work: list[_Work]) -> None:
                 readings.append(ScaleBarReading(reason=reason))
     for w, reading in zip(work, readings, strict=True):
         w.result.scale_bar = reading
+
+
+def _thumbnails(work: list[_Work]) -> None:
+    """A thumbnail per image; one that cannot be made is logged and left out (the image is fine)."""
+    from .thumbnails import make_thumbnail
+
+    for w in work:
+        try:
+            w.result.thumbnail = make_thumbnail(w.image.rgb8(), grey=w.image.pixels.ndim == 2)
+        except Exception:  # noqa: BLE001 - a preview is never worth losing an image for
+            log.warning("no thumbnail for %s", w.result.file.path, exc_info=True)
 
 
 def _classify(work: list[_Work], classifier: Any) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-STAGES = ("metadata", "scalebar", "inference", "database")
+STAGES = ("metadata", "scalebar", "inference", "thumbnails", "database")
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,20 @@ class MetadataResult:
 
 
 @dataclass(frozen=True)
+class ScaleBarGeometry:
+    """Where the scale-bar stage looked and what it measured, in pixels of the saved image
+    (x to the right, y down; boxes are ``(x0, y0, x1, y1)`` with x1/y1 inclusive).
+
+    Drawn over the thumbnail in the catalogue, so anyone can see why the pixel size is what it is.
+    """
+
+    databar_rows: tuple[int, int] | None = None  # (first row, one past the last) of the data bar
+    bar_box: tuple[int, int, int, int] | None = None  # the measured bar line (or tick ruler)
+    bar_ends: tuple[float, float] | None = None  # x of the two end points the length is measured between
+    label_box: tuple[int, int, int, int] | None = None  # the label text that was read
+
+
+@dataclass(frozen=True)
 class ScaleBarReading:
     """What the scale-bar stage found. ``pixel_size_m`` is None with a ``reason`` when not found."""
 
@@ -138,6 +152,7 @@ class ScaleBarReading:
     # a second witness printed in the data bar (read when metadata and bar do not already agree)
     printed_field: str | None = None  # e.g. "HFW 427 µm", "Pixel Size = 2.233 nm"
     printed_pixel_size_m: float | None = None  # that field's pixel size (field width / image width)
+    geometry: ScaleBarGeometry | None = None  # what was found where (None: nothing located)
 
 
 @dataclass(frozen=True)
@@ -146,6 +161,16 @@ class Classification:
     top1_label: str
     top1_score: float
     scores: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """A small preview of the image (the catalogue shows it; it never opens the image files)."""
+
+    data: bytes  # encoded image
+    format: str  # "webp" or "jpeg"
+    width: int
+    height: int
 
 
 @dataclass
@@ -166,6 +191,7 @@ class ImageResult:
     scale_bar: ScaleBarReading | None = None
     classification: Classification | None = None
     inference_error: str | None = None  # why the model could not classify this image
+    thumbnail: Thumbnail | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
     @property

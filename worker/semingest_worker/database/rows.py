@@ -15,7 +15,7 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -312,6 +312,8 @@ def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetim
             "semingest_version": version,
             "reader_version": reader_version(Stage.SCALEBAR),
         }
+    if result.thumbnail is not None:
+        rows.dependents["thumbnails"] = thumbnail_row(h, result) | {"semingest_version": version}
     cls = result.classification
     inference_error = getattr(result, "inference_error", None)
     if model_id is not None and (cls is not None or inference_error):
@@ -344,6 +346,21 @@ def instrument_row(ins: InstrumentMeta) -> dict[str, Any]:
         else:
             row[name] = text(value, spec.max_chars)
     return row
+
+
+def thumbnail_row(image_hash: str, result: ImageResult) -> dict[str, Any]:
+    """The ``thumbnails`` row: the preview and the scale-bar geometry (JSON, pixels of the image)."""
+    thumb = result.thumbnail
+    assert thumb is not None
+    geometry = result.scale_bar.geometry if result.scale_bar is not None else None
+    return {
+        "image_hash": image_hash,
+        "format": thumb.format,
+        "width": thumb.width,
+        "height": thumb.height,
+        "data": thumb.data,
+        "geometry": to_json(asdict(geometry)) if geometry is not None else None,
+    }
 
 
 def canonical_rank(status: str, vendor: str | None) -> int:

@@ -19,6 +19,9 @@ Tables and keys (the users' queries and the other stages rely on these names):
   ``instrument_meta``, ``pixel_size``: keyed by ``image_hash``.
 * ``inference``: keyed by (``image_hash``, ``model_id``); a row with a NULL label and an
   ``error`` records an image the model could not classify.
+* ``thumbnails``: keyed by ``image_hash``: a small WebP preview of the canonical file and the
+  scale-bar geometry (data-bar rows, bar box and ends, label box, in pixels of the image), so the
+  web catalogue needs no access to the image files.
 * ``ingest_runs``: one row per run.
 
 There are no foreign-key constraints: rows are written in bulk by many writers at once and
@@ -109,6 +112,7 @@ images = sa.Table(
     _semingest_version(),
     sa.Index("ix_images_vendor", "vendor"),
     sa.Index("ix_images_status", "status"),
+    sa.Index("ix_images_ingested", "ingested_at", "image_hash"),  # the catalogue's default order
     **_MYSQL_OPTS,
 )
 
@@ -157,6 +161,11 @@ instrument_meta = sa.Table(
     _semingest_version(),
     _reader_version(),
     sa.Index("ix_instrument_meta_vendor", "vendor"),
+    # the catalogue's facets and sort orders (keyset pagination: value, then image_hash)
+    sa.Index("ix_instrument_meta_model", "model"),
+    sa.Index("ix_instrument_meta_detector", "detector"),
+    sa.Index("ix_instrument_meta_acquired", "acquired_at", "image_hash"),
+    sa.Index("ix_instrument_meta_pixel_size", "pixel_size_m", "image_hash"),
     **_MYSQL_OPTS,
 )
 
@@ -181,6 +190,7 @@ pixel_size = sa.Table(
     sa.Column("reason", LONG_TEXT, comment="why no OCR pixel size was found"),
     _semingest_version(),
     _reader_version(),
+    sa.Index("ix_pixel_size_ratio", "ratio"),
     **_MYSQL_OPTS,
 )
 
@@ -196,6 +206,26 @@ inference = sa.Table(
     _semingest_version(),
     _reader_version(),
     sa.Index("ix_inference_model_label", "model_id", "top1_label"),
+    **_MYSQL_OPTS,
+)
+
+# Thumbnails: MEDIUMBLOB on MySQL (BLOB stops at 64 KiB); a 256 px WebP is ~5-20 KB.
+BLOB = sa.LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql", "mariadb")
+
+thumbnails = sa.Table(
+    "thumbnails",
+    metadata,
+    sa.Column("image_hash", HASH, primary_key=True),
+    sa.Column("format", sa.String(8), nullable=False, comment="webp or jpeg"),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("data", BLOB, nullable=False),
+    sa.Column(
+        "geometry",
+        JSON_TEXT,
+        comment="scale-bar geometry in pixels of the image: databar_rows, bar_box, bar_ends, label_box",
+    ),
+    _semingest_version(),
     **_MYSQL_OPTS,
 )
 
@@ -229,9 +259,9 @@ ingest_runs = sa.Table(
     **_MYSQL_OPTS,
 )
 
-ALL_TABLES = (image_files, images, exif_meta, instrument_meta, pixel_size, inference, ingest_runs)
+ALL_TABLES = (image_files, images, exif_meta, instrument_meta, pixel_size, inference, thumbnails, ingest_runs)
 # Tables keyed by image_hash that hold the canonical file's values.
-IMAGE_TABLES = (exif_meta, instrument_meta, pixel_size, inference)
+IMAGE_TABLES = (exif_meta, instrument_meta, pixel_size, inference, thumbnails)
 
 
 # The stage whose reader wrote each table's rows (``reader_version``).

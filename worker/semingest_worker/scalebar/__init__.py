@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..belief import AGREE_TOLERANCE
-from ..records import ScaleBarReading
+from ..records import ScaleBarGeometry, ScaleBarReading
 from . import detect, fields, ocr, vote
 from .databar import bottom_band, content_rows, find_databar
 from .labels import has_decimal_mark, is_round_number, pixel_size_from_label, significant_digits
@@ -73,8 +73,19 @@ def _detect(item: ScaleBarInput) -> detect.Found | Iterator[detect.Found]:
     if found.label_crop is None:
         inside = detect.ruler(band8[bar.top - offset :], bar.top)
         if inside is not None:
-            return inside
-    return found
+            found = inside
+    return replace(found, databar_rows=(bar.top, bar.bottom))
+
+
+def _geometry(found: detect.Found, label: int | None) -> ScaleBarGeometry | None:
+    """Where the data bar, the bar and the label that was read (candidate ``label``) were found;
+    None when nothing was. For the catalogue's overlay only."""
+    label_box = found.label_boxes[label] if label is not None and label < len(found.label_boxes) else None
+    if found.databar_rows is None and found.bar_box is None and label_box is None:
+        return None
+    return ScaleBarGeometry(
+        databar_rows=found.databar_rows, bar_box=found.bar_box, bar_ends=found.bar_ends, label_box=label_box
+    )
 
 
 def _doubt(label, found: detect.Found, crop: np.ndarray) -> str | None:
@@ -88,19 +99,19 @@ def _doubt(label, found: detect.Found, crop: np.ndarray) -> str | None:
     return None
 
 
-def _read_candidates(found: detect.Found) -> tuple[vote.Vote, np.ndarray]:
+def _read_candidates(found: detect.Found) -> tuple[vote.Vote, np.ndarray, int]:
     """The first candidate crop (best placed first) whose text is a length label, read or
-    refused; when none is, a refusal that lists what was read."""
+    refused, and its index; when none is, a refusal that lists what was read."""
     assert found.label_crop is not None
     texts = []
     crops = itertools.chain([found.label_crop], (make() for make in found.alternatives))
-    for crop in crops:
+    for index, crop in enumerate(crops):
         v = vote.read_label(crop)
         if v.parsed:
-            return v, crop
+            return v, crop, index
         texts.append(v.text)
     why = f"no text next to the bar is a length: OCR read {', '.join(map(repr, texts))}"
-    return vote.Vote(None, texts[0], why, False), found.label_crop
+    return vote.Vote(None, texts[0], why, False), found.label_crop, 0
 
 
 def _reading(found: detect.Found) -> ScaleBarReading:
@@ -114,12 +125,16 @@ def _reading_of(found: detect.Found) -> tuple[ScaleBarReading, bool]:
     u = found.bar_px_uncertainty
     if found.label_crop is None:
         reading = ScaleBarReading(
-            bar_px=found.bar_px, bar_px_uncertainty=u, style=found.style, reason=found.reason
+            bar_px=found.bar_px,
+            bar_px_uncertainty=u,
+            style=found.style,
+            reason=found.reason,
+            geometry=_geometry(found, None),
         )
         return reading, False
     assert found.bar_px is not None
-    v, crop = _read_candidates(found)
-    return _checked(found, v, crop), v.parsed
+    v, crop, index = _read_candidates(found)
+    return replace(_checked(found, v, crop), geometry=_geometry(found, index)), v.parsed
 
 
 def _checked(found: detect.Found, v: vote.Vote, crop: np.ndarray) -> ScaleBarReading:

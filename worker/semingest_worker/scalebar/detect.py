@@ -60,6 +60,13 @@ class Found:
     bar_px_uncertainty: float | None = None  # standard uncertainty of bar_px (px)
     # the data bar's text boxes (crops made on demand: only read when a second witness is needed)
     text_boxes: Callable[[], list[TextBox]] | None = None
+    # Where (absolute pixels of the image; boxes (x0, y0, x1, y1) inclusive): for the catalogue's
+    # overlay only, never used for the reading itself. label_boxes: of label_crop, then of each
+    # alternative.
+    bar_box: tuple[int, int, int, int] | None = None
+    bar_ends: tuple[float, float] | None = None
+    label_boxes: tuple[tuple[int, int, int, int], ...] = ()
+    databar_rows: tuple[int, int] | None = None  # (first row, one past the last) of the data bar
 
 
 @dataclass(frozen=True)
@@ -272,6 +279,25 @@ def _style(bar: DataBar, line: _Line, label_rule: float) -> str:
     return "zeiss_black" if bar.background < 25 else "tescan"
 
 
+def _line_geometry(line: _Line, top: int, bar_px: float) -> dict:
+    """The line's box in image rows (``top``: the region's first row) and its measured ends
+    (centred on the line, ``bar_px`` apart)."""
+    centre = (line.x0 + line.x1) / 2
+    return {
+        "bar_box": (line.x0, line.y0 + top, line.x1, line.y1 + top),
+        "bar_ends": (centre - bar_px / 2, centre + bar_px / 2),
+    }
+
+
+def _cluster_box(cstats: np.ndarray, pick: list[int], top: int) -> tuple[int, int, int, int]:
+    """The box around the clusters ``pick`` (region rows; ``top``: the region's first image row)."""
+    x0 = min(int(cstats[i][0]) for i in pick)
+    y0 = min(int(cstats[i][1]) for i in pick)
+    x1 = max(int(cstats[i][0] + cstats[i][2]) - 1 for i in pick)
+    y1 = max(int(cstats[i][1] + cstats[i][3]) - 1 for i in pick)
+    return x0, y0 + top, x1, y1 + top
+
+
 def in_databar(
     band8: np.ndarray, offset: int, bar: DataBar, vendor: str | None, line: _Line | None = None
 ) -> Found:
@@ -309,13 +335,16 @@ def in_databar(
     others = [int(stats[i, cv2.CC_STAT_HEIGHT]) for i in range(1, n) if i not in line_ids]
     nc, clab, cstats = _clusters(glyphs, others, rules)
     picks = _pick_label(cstats, nc, line, width, prefer_right=vendor == "jeol")
+    bar_px = _end_ticks(ink, line) + _subpixel_ends(diff, line)
+    where = _line_geometry(line, bar.top, bar_px)
     if not picks:
         return Found(
             None,
-            _end_ticks(ink, line) + _subpixel_ends(diff, line),
+            bar_px,
             None,
             "label not found next to the scale bar",
             bar_px_uncertainty=BAR_UNCERTAINTY_PX,
+            **where,
         )
 
     def crop_of(pick: list[int]) -> Callable[[], np.ndarray]:
@@ -337,11 +366,13 @@ def in_databar(
     rule = 0 if line.gap else (1 if y + ch - 1 <= line.y1 + 1 else (0.5 if x >= line.x1 else 3))
     return Found(
         _style(bar, line, rule),
-        _end_ticks(ink, line) + _subpixel_ends(diff, line),
+        bar_px,
         crops[0](),
         alternatives=tuple(crops[1:]),
         bar_px_uncertainty=BAR_UNCERTAINTY_PX,
         text_boxes=text_boxes,
+        label_boxes=tuple(_cluster_box(cstats, p, bar.top) for p in picks),
+        **where,
     )
 
 
@@ -435,6 +466,10 @@ def ruler(band8: np.ndarray, offset: int) -> Found | None:
             return Found("ruler", None, None, f"ruler ends uncertain ({divisions} divisions seen)")
         x0, x1 = round(first), round(last) + tick_w - 1
         length = last - first  # between the end ticks' centres
+        where = {
+            "bar_box": (x0, y0 + offset, x1, y1 + offset),
+            "bar_ends": (first + tick_w / 2, last + tick_w / 2),
+        }
         # the label: below the ruler (Hitachi), else above it. Labels drawn over the image are as
         # bright (dark) as the ticks: a threshold close to the ticks' level drops the texture.
         tick_px = np.concatenate([band8[t[1] : t[1] + t[3], t[0] : t[0] + t[2]].ravel() for t in chain])
@@ -456,13 +491,16 @@ def ruler(band8: np.ndarray, offset: int) -> Found | None:
             if best is None:
                 continue
             member = ((clab == best[0]) & (ink > 0)).astype(np.uint8)
+            bx, by, bw, bh = (int(v) for v in cstats[best[0]][:4])
             return Found(
                 "ruler",
                 float(length),
                 _normalise_crop(member * 255, member, 255),
                 bar_px_uncertainty=RULER_UNCERTAINTY_PX,
+                label_boxes=((bx + left, by + top + offset, bx + bw - 1 + left, by + bh - 1 + top + offset),),
+                **where,
             )
-        return Found("ruler", float(length), None, "ruler found but its label was not")
+        return Found("ruler", float(length), None, "ruler found but its label was not", **where)
     return None
 
 
@@ -518,4 +556,7 @@ def overlay(band8: np.ndarray, offset: int, full_height: int, vendor: str | None
                     None,
                     found.alternatives,
                     found.bar_px_uncertainty,
+                    bar_box=found.bar_box,
+                    bar_ends=found.bar_ends,
+                    label_boxes=found.label_boxes,
                 )
