@@ -6,6 +6,8 @@
     semingest show PATH|HASH --db URL [--json]
     semingest summary --db URL [--json]
     semingest generate DIR --count N --seed S [--styles zeiss fei ...] [--bad-inputs]
+    semingest serve --db URL [--host H] [--port P]   (read-only web catalogue; needs the web extra)
+    semingest report --db URL -o report.html          (self-contained HTML report with pictures)
     semingest render -f FILE          (what the operator would create; needs the operator extra)
 
 Defaults: database ``sqlite:///semingest.db``, master ``local[*]``. ``run`` exits 0 when the run
@@ -135,6 +137,21 @@ def _parser() -> argparse.ArgumentParser:
         "--bad-inputs", action="store_true", help="also write the bad inputs (corrupt, bomb, odd names...)"
     )
 
+    serve = sub.add_parser(
+        "serve", help="the read-only web catalogue of the images (and the report at /report)"
+    )
+    serve.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default {DEFAULT_DB})")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=_positive_int, default=8080, help="port (default 8080)")
+
+    report = sub.add_parser(
+        "report", help="a self-contained HTML report with pictures of what the database holds"
+    )
+    report.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default {DEFAULT_DB})")
+    report.add_argument(
+        "-o", "--output", default="report.html", help="HTML file to write (default report.html)"
+    )
+
     render = sub.add_parser(
         "render", help="print what the operator would create for a SemIngest", add_help=False
     )
@@ -173,6 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _summary(args.db, args.json)
     if args.command == "generate":
         return _generate(args)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "report":
+        return _report(args)
     if args.command == "render":
         print(
             "error: 'semingest render' needs the operator: pip install 'semingest[operator]'", file=sys.stderr
@@ -328,6 +349,91 @@ def format_database_summary(data: dict[str, Any], where: str) -> str:
                 line += f"  error: {r['error']}"
             lines.append(line)
     return "\n".join(lines)
+
+
+def _web_modules_or_error() -> bool:
+    try:
+        import fastapi  # noqa: F401
+        import jinja2  # noqa: F401
+        import matplotlib  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        print(
+            f"semingest: the catalogue needs the web extra: pip install 'semingest[web]' ({exc})",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def _readable_database(url: str) -> Any:
+    """A read-only engine for a database that holds the semingest tables, or None (reason printed)."""
+    import sqlalchemy as sa
+
+    from .database import DatabaseURLError, redact
+    from .database.retry import describe
+
+    try:
+        from .catalogue.readonly import read_only_engine
+
+        engine = read_only_engine(url)
+    except DatabaseURLError as exc:
+        print(f"semingest: {exc}", file=sys.stderr)
+        return None
+    try:
+        tables = set(sa.inspect(engine).get_table_names())
+    except Exception as exc:  # noqa: BLE001
+        print(f"semingest: cannot read {redact(url)}: {describe(exc)}", file=sys.stderr)
+        engine.dispose()
+        return None
+    from .database import schema
+
+    missing = sorted({t.name for t in schema.ALL_TABLES} - tables)
+    if missing:
+        print(
+            f"semingest: {redact(url)} lacks the table(s) {', '.join(missing)} "
+            "(run `semingest db init` or `semingest run` with this version first)",
+            file=sys.stderr,
+        )
+        engine.dispose()
+        return None
+    return engine
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if not _web_modules_or_error():
+        return 1
+    import uvicorn
+
+    from .catalogue.app import create_app
+
+    engine = _readable_database(args.db)
+    if engine is None:
+        return 1
+    app = create_app(args.db, engine=engine)
+    print(f"semingest catalogue on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    engine.dispose()
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    if not _web_modules_or_error():
+        return 1
+    from pathlib import Path
+
+    from .catalogue.report import write_report
+    from .database import redact
+
+    engine = _readable_database(args.db)
+    if engine is None:
+        return 1
+    try:
+        report = write_report(engine, redact(args.db), Path(args.output))
+    finally:
+        engine.dispose()
+    print(f"wrote {args.output}: {len(report.figures)} figures, {report.data.totals['images']} images")
+    return 0
 
 
 def _generate(args: argparse.Namespace) -> int:
