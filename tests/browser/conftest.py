@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from catalogue_data import classify, ingest_sample
 
 CHROMIUM = os.environ.get("SEMINGEST_CHROMIUM", "/usr/bin/chromium")

@@ -9,16 +9,16 @@ import io
 import json
 import uuid
 from collections import Counter
-from datetime import date
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from catalogue_data import MODEL_ID, classify, copy_database, ingest_sample
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from catalogue_data import MODEL_ID, classify, copy_database, ingest_sample
 from semingest_worker.catalogue.app import create_app
 from semingest_worker.catalogue.query import MULTI_FACETS, SINGLE_PARAMS
 from semingest_worker.catalogue.vocab import Order, SortKey
@@ -65,10 +65,10 @@ def client(url: str) -> Iterator[TestClient]:
     app.state.engine.dispose()
 
 
-def _sql(url: str, stmt: str) -> list[tuple]:
+def _sql(url: str, stmt: str, **params: object) -> list[tuple]:
     engine = create_engine(url)
     with engine.connect() as conn:
-        rows = [tuple(r) for r in conn.execute(sa.text(stmt))]
+        rows = [tuple(r) for r in conn.execute(sa.text(stmt), params)]
     engine.dispose()
     return rows
 
@@ -142,7 +142,8 @@ def test_facet_counts_equal_the_database(client: TestClient, url: str) -> None:
         for (c,) in _sql(
             url,
             "SELECT f.top1_label FROM images i LEFT JOIN inference f ON f.image_hash = i.image_hash "
-            f"AND f.model_id = '{MODEL_ID}'",
+            "AND f.model_id = :model",
+            model=MODEL_ID,
         )
     )
     assert dict(facets["category"]) == dict(categories)
@@ -219,7 +220,9 @@ def test_filters_match_the_database(client: TestClient, url: str) -> None:
         h for h, s in sizes if s is not None and 5e-9 <= s <= 500e-9
     }
     scored = _sql(
-        url, f"SELECT image_hash, top1_label, top1_score FROM inference WHERE model_id = '{MODEL_ID}'"
+        url,
+        "SELECT image_hash, top1_label, top1_score FROM inference WHERE model_id = :model",
+        model=MODEL_ID,
     )
     label = Counter(lab for _h, lab, _s in scored if lab).most_common(1)[0][0]
     assert hashes(category=label, score_min="0.5") == {
@@ -238,7 +241,7 @@ def test_image_detail_and_thumbnail(client: TestClient, url: str) -> None:
     )[0]
     body = client.get(f"/api/images/{h}").json()
     assert body["image"]["path"] == path
-    copies = sorted(p for (p,) in _sql(url, f"SELECT path FROM image_files WHERE image_hash = '{h}'"))
+    copies = sorted(p for (p,) in _sql(url, "SELECT path FROM image_files WHERE image_hash = :h", h=h))
     assert sorted(c["path"] for c in body["copies"]) == copies and len(copies) >= 2
     assert sum(c["canonical"] for c in body["copies"]) == 1
     assert body["run"]["id"] == "run-catalogue-test"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
 from catalogue_data import MODEL_ID, classify, copy_database, ingest_sample
+
 from semingest_worker.catalogue.figures import FIGURES
 from semingest_worker.catalogue.vocab import reason_class
 from semingest_worker.cli import main
@@ -74,10 +74,10 @@ def report(url: str, tmp_path: Path) -> tuple[str, dict]:
     return html, data
 
 
-def _sql(url: str, stmt: str) -> list[tuple]:
+def _sql(url: str, stmt: str, **params: object) -> list[tuple]:
     engine = create_engine(url)
     with engine.connect() as conn:
-        rows = [tuple(r) for r in conn.execute(sa.text(stmt))]
+        rows = [tuple(r) for r in conn.execute(sa.text(stmt), params)]
     engine.dispose()
     return rows
 
@@ -154,12 +154,13 @@ def test_figure_numbers_equal_the_database(report: tuple[str, dict], url: str) -
     )
     assert sum(sum(c.values()) for c in data["acquisitions"].values()) == dated[0][0]
     for vendor, row in data["completeness"].items():
-        where = "i.vendor IS NULL" if vendor == "unknown" else f"i.vendor = '{vendor}'"
         expected = _sql(
             url,
             "SELECT COUNT(*), COUNT(m.pixel_size_m), COUNT(m.detector), COUNT(p.ocr_pixel_size_m) FROM images i "
             "LEFT JOIN instrument_meta m ON m.image_hash = i.image_hash "
-            f"LEFT JOIN pixel_size p ON p.image_hash = i.image_hash WHERE {where}",
+            "LEFT JOIN pixel_size p ON p.image_hash = i.image_hash "
+            "WHERE COALESCE(i.vendor, 'unknown') = :vendor",
+            vendor=vendor,
         )[0]
         assert (row["images"], row["pixel size"], row["detector"], row["scale-bar pixel size"]) == expected
     failures = Counter()
@@ -171,14 +172,17 @@ def test_figure_numbers_equal_the_database(report: tuple[str, dict], url: str) -
         (c or "(not classified)"): n
         for c, n in _sql(
             url,
-            f"SELECT top1_label, COUNT(*) FROM inference WHERE model_id = '{MODEL_ID}' GROUP BY top1_label",
+            "SELECT top1_label, COUNT(*) FROM inference WHERE model_id = :model GROUP BY top1_label",
+            model=MODEL_ID,
         )
     }
     assert dict(data["categories"]) == categories
     scored = [
         s
         for (s,) in _sql(
-            url, f"SELECT top1_score FROM inference WHERE model_id = '{MODEL_ID}' AND top1_score IS NOT NULL"
+            url,
+            "SELECT top1_score FROM inference WHERE model_id = :model AND top1_score IS NOT NULL",
+            model=MODEL_ID,
         )
     ]
     assert sum(data["score_histogram"]) == len(scored) > 0

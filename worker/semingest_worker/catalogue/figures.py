@@ -17,6 +17,7 @@ matplotlib.use("Agg")  # no display: before pyplot is imported
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .reportdata import COMPLETENESS_FIELDS, SCORE_BINS, ReportData, agreement_band  # noqa: E402
 from .vocab import Agreement  # noqa: E402
@@ -48,8 +49,21 @@ class Figure:
     svg: str
 
 
+# One colour per vendor in every figure (the vendors the metadata readers know, then the others).
+_VENDOR_COLOURS = {
+    "zeiss": "#1f77b4",
+    "fei": "#ff7f0e",
+    "tescan": "#2ca02c",
+    "jeol": "#9467bd",
+    "hitachi": "#8c564b",
+    "unknown": "#7f7f7f",
+}
+
+
 def _colours(vendors: list[str]) -> dict[str, str]:
-    return {v: _PALETTE[i % len(_PALETTE)] for i, v in enumerate(sorted(set(vendors)))}
+    others = [v for v in sorted(set(vendors)) if v not in _VENDOR_COLOURS]
+    extra = ("#e377c2", "#bcbd22", "#17becf", "#d62728")
+    return {v: _VENDOR_COLOURS.get(v) or extra[others.index(v) % len(extra)] for v in set(vendors)}
 
 
 def _svg(fig: plt.Figure) -> str:
@@ -94,14 +108,20 @@ def fig_pixel_agreement(data: ReportData) -> Figure:
         for i, v in enumerate(vendors):
             sel = np.array([p[0] == v for p in pairs])
             jitter = (np.arange(sel.sum()) % 7 - 3) * 0.04
-            clipped = np.clip(deviation[sel], -limit, limit)
-            dev.scatter(i + jitter, clipped, s=10, color=colours[v], alpha=0.8)
+            values = deviation[sel]
+            inside = np.abs(values) <= limit
+            dev.scatter((i + jitter)[inside], values[inside], s=10, color=colours[v], alpha=0.8)
+            for marker, side in (("^", 1), ("v", -1)):  # beyond the axis: drawn at its edge
+                out = values * side > limit
+                dev.scatter(
+                    (i + jitter)[out], np.full(out.sum(), side * limit), s=22, marker=marker, color=colours[v]
+                )
         dev.axhspan(-(1 - lo) * 100, (hi - 1) * 100, color="#2ca02c", alpha=0.25)
         dev.axhline(0, color="#2ca02c", lw=0.8)
         dev.set_xticks(range(len(vendors)), vendors, rotation=30, ha="right")
         dev.set_xlim(-0.6, len(vendors) - 0.4)
         dev.set_ylim(-limit * 1.05, limit * 1.05)
-        dev.set_ylabel(f"scale bar / metadata − 1 (%, clipped at ±{limit:.0f})")
+        dev.set_ylabel(f"scale bar / metadata − 1 (%; ▲▼ beyond ±{limit:.0f})")
     ax.set_title("Pixel size: scale bar (OCR) vs metadata")
     dev.set_title("Deviation per vendor (band: ±3 %)")
     agree = sum(1 for _v, m, o in pairs if lo <= o / m <= hi)
@@ -128,6 +148,7 @@ def fig_agreement_by_vendor(data: ReportData) -> Figure:
             left += counts
         ax.invert_yaxis()
         ax.set_xlabel("images")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8, ncol=4, loc="lower right", bbox_to_anchor=(1, 1))
     caption = "Per vendor: pixel sizes that agree (within 3 %), disagree, have no readable scale bar, or no metadata."
     return Figure("agreement-by-vendor", "Agreement per vendor", caption, _svg(fig))
@@ -146,6 +167,7 @@ def fig_inventory(data: ReportData) -> Figure:
         ax.bar_label(bars, fontsize=8, padding=2)
         ax.invert_yaxis()
         ax.set_xlabel("images")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     more = len(data.inventory) - len(items)
     caption = f"Images per vendor and instrument ({len(data.inventory)} instruments" + (
         f", the {more} smallest not drawn)." if more > 0 else ")."
@@ -178,6 +200,7 @@ def fig_acquisitions(data: ReportData) -> Figure:
         step = max(1, len(keys) // 24)
         ax.set_xticks(range(0, len(keys), step), keys[::step], rotation=45, ha="right")
         ax.set_ylabel("images acquired per " + ("year" if by_year else "month"))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     total = sum(sum(c.values()) for c in data.acquisitions.values())
     caption = f"{total} images have an acquisition date (from the metadata)."
@@ -235,6 +258,7 @@ def fig_failures(data: ReportData) -> Figure:
         ax.bar_label(bars, fontsize=8, padding=2)
         ax.invert_yaxis()
         ax.set_xlabel("files")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     total = sum(n for _r, n in data.failures_by_reason)
     caption = f"{total} files failed (not decodable, or metadata/scale bar/classifier problems), by reason."
     return Figure("failures", "Failures by reason", caption, _svg(fig))
