@@ -99,6 +99,7 @@ def create_app(database_url: str, *, engine: sa.Engine | None = None) -> FastAPI
         description="Read-only catalogue of ingested SEM images: search with facets, image details, runs, report.",
     )
     app.state.engine = engine
+    facet_cache = q.FacetCache()
 
     def is_api(request: Request) -> bool:
         return request.url.path.startswith("/api/")
@@ -140,7 +141,7 @@ def create_app(database_url: str, *, engine: sa.Engine | None = None) -> FastAPI
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def search_page(conn: Conn, query: Search) -> HTMLResponse:
         page = q.search(conn, query)
-        return html("search.html", **_search_context(query, page, q.facets(conn, query)))
+        return html("search.html", **_search_context(query, page, facet_cache.facets(conn, query)))
 
     @app.get("/images/{image_hash}", response_class=HTMLResponse, include_in_schema=False)
     def image_page(image_hash: str, conn: Conn) -> HTMLResponse:
@@ -178,7 +179,7 @@ def create_app(database_url: str, *, engine: sa.Engine | None = None) -> FastAPI
 
     @app.get("/api/facets", summary="Facet values and counts under the other filters")
     def api_facets(conn: Conn, query: Search) -> dict[str, list[tuple[str, int]]]:
-        return q.facets(conn, query)
+        return facet_cache.facets(conn, query)
 
     @app.get("/api/images/{image_hash}", summary="Everything known about one image")
     def api_image(image_hash: str, conn: Conn) -> dict[str, Any]:
@@ -234,4 +235,5 @@ def _search_context(
         "api_link": link("/api/images"),
         "model": page.model,
         "problems": problems or [],
+        "default_limit": q.DEFAULT_LIMIT,
     }

@@ -19,6 +19,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql import util as sa_util
 
 from ..database import schema
 from .vocab import AGREEMENT_TOLERANCE, Agreement, Order, SortKey, reason_class
@@ -293,14 +294,31 @@ def _sort_column(key: SortKey) -> sa.ColumnElement:
     }[key]
 
 
-def _joined(model: str | None) -> Any:
+_OPTIONAL = ("instrument_meta", "pixel_size", "inference", "thumbnails")
+
+
+def _joined(model: str | None, *exprs: Any, every: bool = False) -> Any:
+    """``images`` LEFT JOINed with the tables ``exprs`` use (``every``: all of them).
+
+    Joining only what a query needs keeps counts, facets and the page's sort cheap: a
+    LEFT JOIN on a one-row-per-image table changes no count.
+    """
+    used: set[str] = set()
+    for expr in exprs:
+        used |= {t.name for t in sa_util.find_tables(expr, check_columns=True) if isinstance(t, sa.Table)}
     inference_on = sa.and_(inf.c.image_hash == im.c.image_hash, inf.c.model_id == (model or ""))
-    return (
-        im.outerjoin(ins, ins.c.image_hash == im.c.image_hash)
-        .outerjoin(ps, ps.c.image_hash == im.c.image_hash)
-        .outerjoin(inf, inference_on)
-        .outerjoin(th, th.c.image_hash == im.c.image_hash)
-    )
+    ons = {
+        "instrument_meta": (ins, ins.c.image_hash == im.c.image_hash),
+        "pixel_size": (ps, ps.c.image_hash == im.c.image_hash),
+        "inference": (inf, inference_on),
+        "thumbnails": (th, th.c.image_hash == im.c.image_hash),
+    }
+    joined: Any = im
+    for name in _OPTIONAL:
+        if every or name in used:
+            table, on = ons[name]
+            joined = joined.outerjoin(table, on)
+    return joined
 
 
 def _facet_columns() -> dict[str, sa.ColumnElement]:
@@ -355,16 +373,22 @@ def _conditions(query: Query, *, skip: str | None = None) -> list[sa.ColumnEleme
     return cond
 
 
-def _after(column: sa.ColumnElement, order: Order, value: Any, image_hash: str) -> sa.ColumnElement:
+def _after(
+    column: sa.ColumnElement, order: Order, value: Any, image_hash: str, *, nullable: bool
+) -> sa.ColumnElement:
     """Rows after (value, image_hash) in the order ``column IS NULL, column, image_hash`` (asc or desc)."""
     beyond = (lambda a, b: a > b) if order is Order.ASC else (lambda a, b: a < b)
     if value is None:
         return sa.and_(column.is_(None), beyond(im.c.image_hash, image_hash))
-    return sa.or_(
-        beyond(column, value),
-        sa.and_(column == value, beyond(im.c.image_hash, image_hash)),
-        column.is_(None),
-    )
+    after = [beyond(column, value), sa.and_(column == value, beyond(im.c.image_hash, image_hash))]
+    if nullable:
+        after.append(column.is_(None))
+    return sa.or_(*after)
+
+
+# Sort keys whose column is never NULL: ordered by (column, image_hash) alone, so an index on
+# those two columns serves the page without sorting (ix_images_ingested).
+_NOT_NULL_KEYS = (SortKey.INGESTED, SortKey.PATH)
 
 
 # -- results ------------------------------------------------------------------------------------------
@@ -421,6 +445,26 @@ def search(conn: sa.Connection, query: Query) -> Page:
     """One page of images matching ``query``, its total and the cursor of the next page."""
     query = _with_model(conn, query)
     sort_col = _sort_column(query.sort)
+    nullable = query.sort not in _NOT_NULL_KEYS
+    cond = _conditions(query)
+    total = conn.execute(
+        sa.select(sa.func.count()).select_from(_joined(query.model, *cond)).where(*cond)
+    ).scalar_one()
+    # 1. the page's keys: only the joins the filters and the sort need
+    keys = (
+        sa.select(im.c.image_hash, sort_col.label("sort_value"))
+        .select_from(_joined(query.model, sort_col, *cond))
+        .where(*cond)
+    )
+    if query.cursor is not None:
+        keys = keys.where(_after(sort_col, query.order, *query.cursor, nullable=nullable))
+    direction = sa.asc if query.order is Order.ASC else sa.desc
+    order_by = [direction(sort_col), direction(im.c.image_hash)]
+    keys = keys.order_by(*([sort_col.is_(None)] if nullable else []), *order_by).limit(query.limit + 1)
+    found = conn.execute(keys).all()
+    more = len(found) > query.limit
+    found = found[: query.limit]
+    # 2. everything shown for those rows
     columns = [
         im.c.image_hash,
         im.c.path,
@@ -439,21 +483,17 @@ def search(conn: sa.Connection, query: Query) -> Page:
         im.c.height,
         th.c.image_hash.is_not(None).label("has_thumbnail"),
         im.c.ingested_at,
-        sort_col.label("sort_value"),
     ]
-    cond = _conditions(query)
-    joined = _joined(query.model)
-    total = conn.execute(sa.select(sa.func.count()).select_from(joined).where(*cond)).scalar_one()
-    stmt = sa.select(*columns).select_from(joined).where(*cond)
-    if query.cursor is not None:
-        stmt = stmt.where(_after(sort_col, query.order, *query.cursor))
-    direction = sa.asc if query.order is Order.ASC else sa.desc
-    stmt = stmt.order_by(sort_col.is_(None), direction(sort_col), direction(im.c.image_hash))
-    result = conn.execute(stmt.limit(query.limit + 1)).all()
-    more = len(result) > query.limit
-    result = result[: query.limit]
-    rows = [_image_row(r._mapping) for r in result]
-    next_cursor = encode_cursor(result[-1].sort_value, result[-1].image_hash) if more and result else None
+    by_hash = {}
+    if found:
+        stmt = (
+            sa.select(*columns)
+            .select_from(_joined(query.model, every=True))
+            .where(im.c.image_hash.in_([r.image_hash for r in found]))
+        )
+        by_hash = {r.image_hash: _image_row(r._mapping) for r in conn.execute(stmt)}
+    rows = [by_hash[r.image_hash] for r in found]
+    next_cursor = encode_cursor(found[-1].sort_value, found[-1].image_hash) if more and found else None
     return Page(rows=rows, total=int(total), next_cursor=next_cursor, model=query.model)
 
 
@@ -466,23 +506,66 @@ def _image_row(mapping: Mapping[str, Any]) -> ImageRow:
 def facets(conn: sa.Connection, query: Query, *, top: int = 30) -> dict[str, list[tuple[str, int]]]:
     """Per facet, the values and their counts under the other filters (most frequent first)."""
     query = _with_model(conn, query)
-    joined = _joined(query.model)
     out: dict[str, list[tuple[str, int]]] = {}
     for name, column in _facet_columns().items():
         if name == "category" and not query.model:
             out[name] = []
             continue
         value = column.label("value")
+        cond = _conditions(query, skip=name)
         stmt = (
             sa.select(value, sa.func.count().label("n"))
-            .select_from(joined)
-            .where(*_conditions(query, skip=name))
+            .select_from(_joined(query.model, column, *cond))
+            .where(*cond)
             .group_by(value)
             .order_by(sa.func.count().desc(), value)
             .limit(top)
         )
         out[name] = [(NONE_VALUE if v is None else str(v), int(n)) for v, n in conn.execute(stmt)]
     return out
+
+
+def fingerprint(conn: sa.Connection) -> tuple[Any, ...]:
+    """Changes whenever an ingest writes (cheap: a count and two indexed maxima)."""
+    return tuple(
+        conn.execute(
+            sa.select(
+                sa.select(sa.func.count()).select_from(im).scalar_subquery(),
+                sa.select(sa.func.max(im.c.ingested_at)).scalar_subquery(),
+                sa.select(sa.func.max(runs_t.c.started_at)).scalar_subquery(),
+            )
+        ).one()
+    )
+
+
+class FacetCache:
+    """Facet counts per query, kept while the database's ``fingerprint`` is unchanged (at most
+    ``ttl_seconds`` and ``size`` queries): the facets of a large catalogue take seconds, and the
+    same few queries (the unfiltered page above all) are asked again and again."""
+
+    def __init__(self, size: int = 256, ttl_seconds: float = 600.0):
+        import threading
+
+        self.size, self.ttl = size, ttl_seconds
+        self._lock = threading.Lock()
+        self._entries: dict[tuple, tuple[float, tuple, dict]] = {}
+
+    def facets(self, conn: sa.Connection, query: Query) -> dict[str, list[tuple[str, int]]]:
+        import time
+
+        key = tuple(query.params(sort=SortKey.INGESTED, order=Order.DESC, limit=DEFAULT_LIMIT))
+        stamp = fingerprint(conn)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and hit[1] == stamp and now - hit[0] < self.ttl:
+                return hit[2]
+        value = facets(conn, query)
+        with self._lock:
+            if len(self._entries) >= self.size:
+                self._entries.pop(min(self._entries, key=lambda k: self._entries[k][0]))
+            self._entries[key] = (now, stamp, value)
+        return value
 
 
 # -- one image ------------------------------------------------------------------------------------------
