@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import matplotlib
 
@@ -329,5 +330,5 @@ FIGURES: tuple[Callable[[ReportData], Figure], ...] = (
 
 
 def draw_all(data: ReportData) -> list[Figure]:
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(cast(Any, _STYLE)):
         return [draw(data) for draw in FIGURES]

@@ -149,13 +149,13 @@ def parse_query(params: Mapping[str, Any] | Any) -> Query:
         if any(len(v) > MAX_TEXT for v in got):
             problems.append(f"{name}: a value longer than {MAX_TEXT} characters")
             continue
-        allowed = {
+        allowed: tuple[str, ...] | None = {
             "status": STATUSES,
             "agreement": tuple(a.value for a in Agreement),
             "duplicates": YES_NO,
         }.get(name)
         bad = [v for v in got if allowed is not None and v not in allowed]
-        if bad:
+        if bad and allowed is not None:
             problems.append(f"{name}: {bad[0][:40]!r} is not one of {', '.join(allowed)}")
             continue
         values[name] = tuple(dict.fromkeys(Agreement(v) if name == "agreement" else v for v in got))
@@ -497,7 +497,7 @@ def search(conn: sa.Connection, query: Query) -> Page:
     return Page(rows=rows, total=int(total), next_cursor=next_cursor, model=query.model)
 
 
-def _image_row(mapping: Mapping[str, Any]) -> ImageRow:
+def _image_row(mapping: sa.RowMapping) -> ImageRow:
     values = {k: v for k, v in mapping.items() if k != "sort_value"}
     values["has_thumbnail"] = bool(values["has_thumbnail"])
     return ImageRow(**values)
