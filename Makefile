@@ -72,7 +72,7 @@ $(CONTROL_PLANE): tools/controlplane/go.mod tools/controlplane/go.sum tools/cont
 control-plane: $(CONTROL_PLANE) ## Build etcd, kube-apiserver, kube-controller-manager (tools/controlplane, Go) into .tools/bin
 
 .PHONY: test
-test: setup db-up control-plane ## Run lint, layering, type check, unit, integration, chart and control-plane tests (MariaDB, Spark, Tesseract, kube-apiserver, helm)
+test: setup db-up control-plane ## Run lint, layering, type check, unit, integration, chart, control-plane and browser tests (MariaDB, Spark, Tesseract, kube-apiserver, helm, Chromium)
 	$(BIN)/ruff check .
 	$(MAKE) --no-print-directory layers typecheck
 	$(BIN)/pytest -ra $(PYTEST_ARGS)
