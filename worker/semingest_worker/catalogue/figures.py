@@ -306,6 +306,8 @@ def fig_runs(data: ReportData) -> Figure:
             values = np.array([r["stage_seconds"].get(stage, 0.0) for r in runs])
             st.bar(labels, values, bottom=bottom, color=_PALETTE[i % len(_PALETTE)], label=stage, width=width)
             bottom += values
+        for axis in (tp, st):  # one run: a bar, not the whole axis
+            axis.set_xlim(-0.75, len(runs) - 0.25)
         st.set_xlabel("run (oldest first)")
         st.set_ylabel("seconds (summed over tasks)")
         st.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
