@@ -90,6 +90,7 @@ def test_ingest_on_spark_is_exact_and_idempotent(
         "instrument_meta": distinct,
         "pixel_size": distinct,
         "inference": 0,
+        "thumbnails": distinct,  # every decoded image has a preview
         "ingest_runs": 1,
     }
 
@@ -173,7 +174,7 @@ def test_a_changed_file_is_ingested_again(corpus, spark, sqlite_url: str, tmp_pa
     second = run_job(config, spark=spark, progress=False)
     assert (second["processed"], second["skipped"], second["changed"]) == (1, 0, 1)
     counts, _ = _state(sqlite_url)
-    assert counts["image_files"] == 1 and counts["images"] == 1  # the old image is pruned
+    assert counts["image_files"] == counts["images"] == counts["thumbnails"] == 1  # the old image is pruned
     f = schema.image_files
     (row,) = _select(sqlite_url, sa.select(f.c.image_hash, f.c.size))
     assert row.size == target.stat().st_size
