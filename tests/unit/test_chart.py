@@ -399,7 +399,8 @@ def test_node_selector_and_tolerations_reach_the_pods(rendered):
             assert "nodeSelector" not in spec and "tolerations" not in spec
         return
     specs = [d["spec"]["template"]["spec"] for d in docs if d["kind"] in ("Deployment", "StatefulSet")]
-    assert len(specs) == 3  # operator, MariaDB and the web catalogue (the short schema-upgrade Job runs anywhere)
+    # operator, MariaDB and the web catalogue (the short schema-upgrade Job runs anywhere)
+    assert len(specs) == 3
     for spec in specs:
         assert spec["nodeSelector"] == PLACEMENT["nodeSelector"]
         assert spec["tolerations"] == PLACEMENT["tolerations"]

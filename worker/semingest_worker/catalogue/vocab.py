@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-# OCR and metadata pixel sizes agree when they differ by at most 3 % (the project's accuracy bar).
-AGREEMENT_TOLERANCE = 0.03
+from ..belief import AGREE_TOLERANCE as AGREEMENT_TOLERANCE  # 3 %: two witnesses that close agree
+
+__all__ = ["AGREEMENT_TOLERANCE", "Agreement", "Order", "SortKey", "reason_class"]
 
 
 class Agreement(StrEnum):
