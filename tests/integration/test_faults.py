@@ -53,16 +53,11 @@ def stop_mariadb() -> None:
 
 
 def start_mariadb() -> None:
-    deadline = time.monotonic() + 90
-    while not _ping():
-        if not _server_process_running():
-            subprocess.run(
-                ["start-stop-daemon", "--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"],
-                check=True,
-            )
-        if time.monotonic() > deadline:
-            raise RuntimeError("MariaDB did not come back within 90 s")
-        time.sleep(0.2)
+    """Start it the way `make db-up` does (as the mysql user, waiting until it answers)."""
+    script = Path(__file__).resolve().parents[2] / "tools" / "ensure_mariadb.sh"
+    started = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=180)
+    if started.returncode != 0 or not _ping():
+        raise RuntimeError(f"MariaDB did not come back: {started.stderr[-2000:]}")
 
 
 # -- fixtures ---------------------------------------------------------------------------------------
