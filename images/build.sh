@@ -76,6 +76,7 @@ for name in "${IMAGES[@]}"; do
   if [ "${PUSH:-0}" = 1 ]; then
     "$DOCKER" push "$image"
   fi
-  built+=("$image")
+  size="$("$DOCKER" image inspect --format '{{.Size}}' "$image")"
+  built+=("$image ($((size / 1000000)) MB)")
 done
 printf 'built: %s\n' "${built[@]}"

@@ -85,4 +85,3 @@ def helm() -> Path:
     if not path.is_file():
         pytest.fail(f"{path} is missing: run `make setup` (tools/fetch_helm.py extracts it)")
     return path
-

@@ -71,7 +71,9 @@ def security_args(pod_spec: Mapping[str, Any], container: Mapping[str, Any]) -> 
     seccomp = (sec.get("seccompProfile") or {}).get("type")
     if seccomp == "RuntimeDefault":
         if not SECCOMP_DEFAULT.is_file():
-            raise PodSpecError(f"seccomp RuntimeDefault: podman's default profile {SECCOMP_DEFAULT} is missing")
+            raise PodSpecError(
+                f"seccomp RuntimeDefault: podman's default profile {SECCOMP_DEFAULT} is missing"
+            )
         args += ["--security-opt", f"seccomp={SECCOMP_DEFAULT}"]
     elif seccomp == "Unconfined":
         args += ["--security-opt", "seccomp=unconfined"]

@@ -122,8 +122,8 @@ def test_tools_work_under_the_pods_security_settings(podman, worker_image, sourc
     script = (
         "set -e; id -u; id -g; java -version 2>&1 | head -n 1; tesseract --version 2>&1 | head -n 1; "
         "tesseract --list-langs 2>&1 | tail -n +2; "
-        "python -c 'import tensorflow as tf, cv2, pyspark; print(\"tf\", tf.__version__, "
-        "tf.reduce_sum(tf.ones([2, 3])).numpy(), \"spark\", pyspark.__version__)'; "
+        'python -c \'import tensorflow as tf, cv2, pyspark; print("tf", tf.__version__, '
+        'tf.reduce_sum(tf.ones([2, 3])).numpy(), "spark", pyspark.__version__)\'; '
         "touch /probe 2>/dev/null && echo root-writable || echo root-read-only; touch /tmp/probe"
     )
     args = podman_run_args(
@@ -260,7 +260,9 @@ def test_driver_runs_the_rendered_spark_submit_in_local_mode_into_mariadb(
     engine = sa.create_engine(mariadb_database)
     try:
         with engine.connect() as conn:
-            run = conn.execute(sa.text("SELECT id, status, discovered, processed, failed FROM ingest_runs")).one()
+            run = conn.execute(
+                sa.text("SELECT id, status, discovered, processed, failed FROM ingest_runs")
+            ).one()
             n_files = conn.execute(sa.text("SELECT COUNT(*) FROM image_files")).scalar_one()
             n_inferred = conn.execute(
                 sa.text("SELECT COUNT(*) FROM inference WHERE top1_label IS NOT NULL")

@@ -1,7 +1,7 @@
 """The container image sources: pins, layer order, the Spark entry point and the worker's entrypoint.
 
-There is no container engine on the CI machine, so the images are not built here; what can be
-checked without one is: the pins cover every dependency, the Dockerfiles follow the contract
+These checks need no container engine (``make test-images`` builds and runs the images with
+podman, tests/images): the pins cover every dependency, the Dockerfiles follow the contract
 (non-root, the entry point where the operator's renderer expects it, dependencies before source),
 the build context lets in what they copy, build.sh refuses clearly without an engine, and the
 worker's entrypoint starts a real Spark driver (client mode) and a real Kubernetes executor
