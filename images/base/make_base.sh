@@ -29,6 +29,10 @@ fi
 
 regdir="$WORK/registry"
 python3 images/registry_config.py "$regdir"
+if [ ! -s "$regdir/mirror" ]; then
+  echo "make_base.sh: no Debian bookworm mirror in this machine's apt sources: set DEBIAN_MIRROR" >&2
+  exit 2
+fi
 mirror="$(cat "$regdir/mirror")"
 root="$WORK/rootfs"
 rm -rf "$root"

@@ -150,8 +150,10 @@ def test_semingest_run_into_sqlite_on_a_volume(podman, worker_image, source, mod
     db_dir.chmod(0o777)  # a fresh volume the fsGroup may write to
     run = {
         **_read_only(container),
-        "command": ["semingest"],
+        # No command: the image's entry point (tini, then the command) runs it.
+        "command": [],
         "args": [
+            "semingest",
             "run",
             "/data/source",
             "--db",
