@@ -41,6 +41,8 @@ def _chart_operator(helm: Path, health: int, metrics: int) -> tuple[dict[str, An
             f"operator.healthPort={health}",
             "--set",
             f"operator.metricsPort={metrics}",
+            "--set",
+            "security.allowedHostPaths={/srv/sem}",
         ],
         capture_output=True,
         text=True,
