@@ -75,7 +75,7 @@ control-plane: $(CONTROL_PLANE) ## Build etcd, kube-apiserver, kube-controller-m
 test: setup db-up control-plane ## Run lint, layering, type check, unit, integration, chart, control-plane and browser tests (MariaDB, Spark, Tesseract, kube-apiserver, helm, Chromium)
 	$(BIN)/ruff check .
 	$(MAKE) --no-print-directory layers typecheck
-	$(BIN)/pytest -ra $(PYTEST_ARGS)
+	$(BIN)/pytest -ra --ignore=tests/images $(PYTEST_ARGS)
 
 .PHONY: lint
 lint: setup ## ruff check and format check, layering (import-linter), type check (mypy)
@@ -99,9 +99,24 @@ bench: setup db-up ## Benchmark (JSON in build/bench.json, table in build/bench.
 accuracy: setup ## Pixel sizes over the shared sem-corpus (SEMINGEST_SHARED) vs its ground truth: per-vendor table (metadata, OCR, false reads, refusals)
 	$(PY) bench/accuracy.py
 
+# `make images`: podman builds the images on a Python base made here with debootstrap (no
+# registry needed); `make images DOCKER=docker`: Docker builds them on the official base images.
+BASE_IMAGE ?= localhost/semingest-python:3.11-bookworm
+DOCKER ?=
+
 .PHONY: images
-images: ## Build the operator and worker container images (needs a Docker engine)
-	images/build.sh
+images: ## Build the operator and worker images (podman on a debootstrapped base; DOCKER=docker: Docker)
+ifeq ($(DOCKER),docker)
+	DOCKER=docker images/build.sh
+else
+	images/podman/install_tools.sh
+	images/base/make_base.sh $(BASE_IMAGE)
+	DOCKER=podman PYTHON_IMAGE=$(BASE_IMAGE) images/build.sh
+endif
+
+.PHONY: test-images
+test-images: setup db-up images ## Build the images, then run them with podman under the pods' security settings
+	$(BIN)/pytest -ra tests/images $(PYTEST_ARGS)
 
 .PHONY: e2e
 e2e: setup ## kind end-to-end test (needs Docker and kind; skips with a reason elsewhere)

@@ -1,7 +1,7 @@
 """The container image sources: pins, layer order, the Spark entry point and the worker's entrypoint.
 
-There is no container engine on the CI machine, so the images are not built here; what can be
-checked without one is: the pins cover every dependency, the Dockerfiles follow the contract
+These checks need no container engine (``make test-images`` builds and runs the images with
+podman, tests/images): the pins cover every dependency, the Dockerfiles follow the contract
 (non-root, the entry point where the operator's renderer expects it, dependencies before source),
 the build context lets in what they copy, build.sh refuses clearly without an engine, and the
 worker's entrypoint starts a real Spark driver (client mode) and a real Kubernetes executor
@@ -123,11 +123,16 @@ def test_dockerfile_is_pinned_non_root_and_installs_dependencies_before_source(n
     deps = next(n for n, i in enumerate(instructions) if "-r requirements.txt -c constraints.txt" in i)
     source = next(n for n, i in enumerate(instructions) if i.startswith("COPY --from=wheel"))
     assert deps < source, "dependencies must be installed in a layer before the project's source"
-    # The dependency layer depends on nothing but pyproject.toml and the pins.
-    copies_before_deps = [i for i in instructions[:deps] if i.startswith("COPY") and "--from" not in i]
+    # The dependency layer depends on nothing but the requirements computed from pyproject.toml
+    # (in their own stage, so that other edits of pyproject.toml keep the layer) and the pins.
     final_stage = instructions.index(next(i for i in instructions if i == "FROM ${PYTHON_IMAGE}"))
-    assert [i for i in copies_before_deps if instructions.index(i) > final_stage] == [
-        "COPY pyproject.toml images/constraints.txt images/requirements_from_pyproject.py ./"
+    assert [i for i in instructions[final_stage:deps] if i.startswith("COPY")] == [
+        "COPY --from=requirements /src/requirements.txt /src/constraints.txt ./"
+    ]
+    stage = instructions.index("FROM ${PYTHON_IMAGE} AS requirements")
+    assert [i for i in instructions[stage:final_stage] if i.startswith(("COPY", "RUN"))] == [
+        "COPY pyproject.toml images/constraints.txt images/requirements_from_pyproject.py ./",
+        f"RUN python requirements_from_pyproject.py pyproject.toml constraints.txt {name} > requirements.txt",
     ]
 
 
