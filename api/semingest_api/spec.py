@@ -246,6 +246,7 @@ class SemIngestSpec:
     spark_conf: Mapping[str, str]
     schedule: str | None
     suspend: bool
+    active_deadline_seconds: int | None
     raw: Mapping[str, Any]  # the validated, defaulted dict (what is passed on to the worker)
 
 
@@ -301,5 +302,6 @@ def parse_spec(spec: Mapping[str, Any]) -> SemIngestSpec:
         spark_conf=dict(s.get("sparkConf", {})),
         schedule=s.get("schedule"),
         suspend=s["suspend"],
+        active_deadline_seconds=s.get("activeDeadlineSeconds"),
         raw=s,
     )

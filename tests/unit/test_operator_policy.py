@@ -92,3 +92,24 @@ def test_runs_authenticate_and_have_a_read_only_root() -> None:
             assert {"/tmp", "/opt/semingest/work"} <= {m["mountPath"] for m in container["volumeMounts"]}
         args = pod["spec"]["containers"][0]["args"]
         assert "spark.authenticate=true" in args
+
+
+@pytest.mark.parametrize("backend", ["native", "sparkOperator"])
+def test_a_run_deadline_ends_the_driver(backend: str) -> None:
+    """Issue 13 item 1: a run has a deadline; the kubelet ends the driver pod at it (the operator
+    then reports Failed with the pod's reason, DeadlineExceeded)."""
+    import kubernetes_validate
+
+    rendered = render_run(_doc(backend=backend, activeDeadlineSeconds=7200))
+    if backend == "native":
+        (pod,) = [m for m in rendered.manifests if m["kind"] == "Pod"]
+        assert pod["spec"]["activeDeadlineSeconds"] == 7200
+        kubernetes_validate.validate(pod, "1.30", strict=True)
+    else:
+        (app,) = rendered.manifests
+        assert app["spec"]["driver"]["template"]["spec"]["activeDeadlineSeconds"] == 7200
+        assert app["spec"]["restartPolicy"] == {"type": "Never"}  # a retry would restart the clock
+    without = render_run(_doc(backend=backend))
+    assert "activeDeadlineSeconds" not in str(without.manifests)
+    with pytest.raises(SpecError, match="spec.activeDeadlineSeconds"):
+        render_run(_doc(activeDeadlineSeconds=5))

@@ -146,6 +146,11 @@ def render_driver_pod(spec: SemIngestSpec, ctx: RunContext, sizing: Sizing) -> d
         *volumes(spec),
         {"name": "pod-templates", "configMap": {"name": executor_template_name(ctx)}},
     ]
+    deadline = (
+        {}
+        if spec.active_deadline_seconds is None
+        else {"activeDeadlineSeconds": spec.active_deadline_seconds}
+    )
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -153,6 +158,8 @@ def render_driver_pod(spec: SemIngestSpec, ctx: RunContext, sizing: Sizing) -> d
         "spec": {
             "serviceAccountName": ctx.driver_service_account,
             "restartPolicy": "Never",
+            # The kubelet ends the driver (and so the run: its executors go with it) at the deadline.
+            **deadline,
             "securityContext": pod_security_context(),
             "volumes": pod_volumes,
             "containers": [

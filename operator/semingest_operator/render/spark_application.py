@@ -56,6 +56,18 @@ def render_spark_application(spec: SemIngestSpec, ctx: RunContext, sizing: Sizin
     Volumes, mounts, env and security contexts go into the driver/executor pod ``template``
     (Spark >= 3 pod templates), never into the fields that need the spark-operator's webhook.
     """
+    driver_template = pod_template(spec, ctx, DRIVER_CONTAINER, "driver", automount_token=True)
+    retries: dict[str, Any] = {
+        "type": "OnFailure",
+        "onFailureRetries": 2,
+        "onFailureRetryInterval": 30,
+        "onSubmissionFailureRetries": 3,
+        "onSubmissionFailureRetryInterval": 20,
+    }
+    if spec.active_deadline_seconds is not None:
+        # The kubelet ends the driver pod at the deadline; a retry would start the clock again.
+        driver_template["spec"]["activeDeadlineSeconds"] = spec.active_deadline_seconds
+        retries = {"type": "Never"}
     return {
         "apiVersion": SPARK_OPERATOR_API_VERSION,
         "kind": "SparkApplication",
@@ -71,19 +83,13 @@ def render_spark_application(spec: SemIngestSpec, ctx: RunContext, sizing: Sizin
             "arguments": worker_arguments(spec, ctx),
             "sparkConf": spark_conf(spec, ctx, sizing),
             # The worker is idempotent (already ingested files are skipped), so retrying is safe.
-            "restartPolicy": {
-                "type": "OnFailure",
-                "onFailureRetries": 2,
-                "onFailureRetryInterval": 30,
-                "onSubmissionFailureRetries": 3,
-                "onSubmissionFailureRetryInterval": 20,
-            },
+            "restartPolicy": retries,
             "driver": {
                 **_resources(sizing.driver),
                 "podName": driver_pod_name(ctx),
                 "serviceAccount": ctx.driver_service_account,
                 "labels": run_labels(ctx, "driver"),
-                "template": pod_template(spec, ctx, DRIVER_CONTAINER, "driver", automount_token=True),
+                "template": driver_template,
             },
             "executor": {
                 **_resources(sizing.executor),
