@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from semingest_worker import imageio, synth
 from semingest_worker.database import create_engine, create_schema, queries, schema
 from semingest_worker.database.canonical import MISSING, REINGEST_STAMP, mark_vanished, undisplay_path
-from semingest_worker.database.rows import display_path, path_key
 from semingest_worker.discovery import DEFAULT_INCLUDE, list_images, plan_ingest
+from semingest_worker.identity import display_path, path_key
 from semingest_worker.pipeline import PipelineConfig, process_partition
 
 

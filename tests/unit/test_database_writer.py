@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from semingest_worker.database import ImageWriter, create_engine, create_schema, queries, runs, schema
-from semingest_worker.database.rows import path_key
+from semingest_worker.identity import path_key
 from semingest_worker.metadata.exif import EXIF_COLUMNS
 from semingest_worker.records import (
     Classification,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from semingest_worker.database.rows import path_key
 from semingest_worker.discovery import DEFAULT_INCLUDE, list_images, plan_ingest
 from semingest_worker.globs import Glob, GlobSet
+from semingest_worker.identity import path_key
 
 
 def _touch(path: Path, data: bytes = b"x") -> Path:
@@ -113,7 +113,7 @@ def test_non_utf8_file_names_are_listed(tmp_path: Path) -> None:
 
 
 def test_an_edited_sidecar_makes_its_image_ingested_again(tmp_path: Path) -> None:
-    from semingest_worker.database.rows import sidecar_stamp
+    from semingest_worker.identity import sidecar_stamp
 
     image = _touch(tmp_path / "jeol.bmp", b"BM....")
     sidecar = _touch(tmp_path / "jeol.txt", b"$CM_MAG 1000")

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 
 from semingest_api.spec import spec_schema
 
-from .database.rows import path_key, sidecar_stamp
 from .files import file_kind
 from .globs import GlobSet
 from .metadata import find_sidecars
@@ -149,10 +148,10 @@ def plan_ingest(listing: Listing, known: Mapping[str, tuple[int, int, str | None
     todo: list[ImageFile] = []
     skipped = changed = 0
     for f in listing.files:
-        seen = known.get(path_key(f.path))
+        seen = known.get(f.path_key)
         if seen is None:
             todo.append(f)
-        elif seen == (f.size, f.mtime_ns, sidecar_stamp(f.sidecars)):
+        elif seen == (f.size, f.mtime_ns, f.sidecar_stamp):
             skipped += 1
         else:
             changed += 1

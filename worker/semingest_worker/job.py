@@ -174,7 +174,7 @@ def run_job(
     """
     from . import database as db
     from .database import canonical, migrate, queries, runs
-    from .database.rows import path_key
+    from .identity import path_key
 
     started = time.monotonic()
     run_id = config.run_id or f"run-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:8]}"

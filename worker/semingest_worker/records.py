@@ -12,18 +12,31 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-STAGES = ("metadata", "scalebar", "inference", "thumbnails", "database")
+from . import identity
 
 
 @dataclass(frozen=True)
 class ImageFile:
-    """A file found on the driver: what decides whether it was ingested already."""
+    """A file found on the driver: what decides whether it was ingested already.
+
+    Its identity in the database (``path_key``, ``display_path``, ``sidecar_stamp``; see
+    ``identity``) is computed once, here, when discovery lists it on the driver; the executors
+    get it with the file and the database rows use it as is.
+    """
 
     path: str
     size: int
     mtime_ns: int
     sidecars: tuple[str, ...] = ()  # same-stem .txt etc. found beside it (JEOL, Hitachi)
     problem: str | None = None  # why it must not be opened (a FIFO, a dangling link...), see discovery
+    path_key: str = field(init=False, compare=False)
+    display_path: str = field(init=False, compare=False)
+    sidecar_stamp: str | None = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path_key", identity.path_key(self.path))
+        object.__setattr__(self, "display_path", identity.display_path(self.path))
+        object.__setattr__(self, "sidecar_stamp", identity.sidecar_stamp(self.sidecars))
 
 
 class FieldKind(StrEnum):

@@ -83,7 +83,7 @@ def reelect(conn: sa.Connection, hashes: Collection[str]) -> int:
 
 def mark_vanished(conn: sa.Connection, root: str, listed_keys: Collection[str], run_id: str) -> int:
     """Mark files under ``root`` that were not listed and do not exist as missing; returns how many."""
-    from .rows import display_path
+    from ..identity import display_path
 
     prefix = display_path(root.rstrip("/") + "/")
     rows = conn.execute(

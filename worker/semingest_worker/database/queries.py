@@ -7,9 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..identity import display_path
 from ..provenance import Stage, reader_version
 from . import schema
-from .rows import display_path
 
 f = schema.image_files
 im = schema.images

@@ -10,16 +10,14 @@ file names and metadata, is passed through unchanged: it only ever travels as a 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import os
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from ..belief import believe
+from ..identity import display_path
 from ..provenance import Stage, reader_version, semingest_version
 from ..records import INSTRUMENT_FIELDS, FieldKind, ImageResult, InstrumentMeta
 from . import schema
@@ -45,52 +43,6 @@ _SHORT_LIMITS = {
 }
 _EXIF_KINDS = {c.name: c.kind for c in schema.EXIF_COLUMNS}
 _EXIF_ABSENT: dict[str, None] = dict.fromkeys(schema.EXIF_COLUMN_NAMES)
-
-
-def path_key(path: str) -> str:
-    """Hex SHA-256 of the path's bytes as the file system has them (the ``image_files`` key)."""
-    return hashlib.sha256(os.fsencode(path)).hexdigest()
-
-
-def sidecar_stamp(sidecars: tuple[str, ...] | list[str]) -> str | None:
-    """A digest of the sidecars' paths, sizes and mtimes (None without sidecars).
-
-    Part of "already ingested?": a JEOL/Hitachi image whose ``.txt`` was fixed (or added, or
-    removed) is ingested again even though the image file itself did not change.
-    """
-    if not sidecars:
-        return None
-    digest = hashlib.sha256()
-    for path in sorted(sidecars):
-        try:
-            st = os.stat(path)
-            stamp = f"{st.st_size}:{st.st_mtime_ns}"
-        except OSError:
-            stamp = "missing"
-        digest.update(os.fsencode(path) + b"\0" + stamp.encode() + b"\n")
-    return digest.hexdigest()
-
-
-# What a stored path escapes: the backslash itself, control characters (a newline in a file name
-# must not forge a line of a report) and the bytes of a non-UTF-8 name (surrogate-escaped by os).
-_PATH_ESCAPES = re.compile("[\\\\\x00-\x1f\x7f-\x9f\udc80-\udcff]")
-
-
-def _escape_path_char(match: re.Match[str]) -> str:
-    ch = match.group()
-    if ch == "\\":
-        return "\\\\"
-    code = ord(ch)
-    return f"\\x{code - 0xDC00 if code >= 0xDC80 else code:02x}"
-
-
-def display_path(path: str) -> str:
-    """The path as storable, printable text, one to one with the file system's bytes.
-
-    Valid, printable names are themselves; a backslash is written ``\\\\``, and control characters
-    and undecodable bytes ``\\xNN`` (so ``x<0xff>.tif`` and a name spelled ``x\\xff.tif`` differ).
-    """
-    return _PATH_ESCAPES.sub(_escape_path_char, path)
 
 
 def text(value: Any, limit: int | None = None) -> str | None:
@@ -232,22 +184,21 @@ class ImageRows:
 
 def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetime) -> ImageRows:
     """All rows for one result. ``model_id`` is the run's model (for inference rows)."""
-    path = display_path(result.file.path)
+    file = result.file
+    path = file.display_path
     status = "failed" if result.status == "failed" else "ok"
     error = bounded_text(result.error, REASON_LIMIT)
     version = semingest_version()
     file_row = {
-        "path_key": path_key(result.file.path),
+        "path_key": file.path_key,
         "path": path,
-        "size": integer(result.file.size) or 0,
-        "mtime_ns": integer(result.file.mtime_ns) or 0,
+        "size": integer(file.size) or 0,
+        "mtime_ns": integer(file.mtime_ns) or 0,
         "image_hash": result.image_hash,
         "status": status,
         "error": error,
-        "sidecar_stamp": sidecar_stamp(result.file.sidecars),
-        "sidecars": to_json([display_path(s) for s in result.file.sidecars])
-        if result.file.sidecars
-        else None,
+        "sidecar_stamp": file.sidecar_stamp,
+        "sidecars": to_json([display_path(s) for s in file.sidecars]) if file.sidecars else None,
         "run_id": result.run_id,
         "ingested_at": written_at,
         "semingest_version": version,

@@ -18,9 +18,10 @@ import sqlalchemy as sa
 
 from semingest_api.status import PROGRESS_KEYS
 
+from ..identity import display_path
 from ..provenance import reader_versions, semingest_version
 from . import schema
-from .rows import display_path, integer, now_utc, number, text, to_json
+from .rows import integer, now_utc, number, text, to_json
 
 runs = schema.ingest_runs
 STALE_AFTER = timedelta(minutes=10)
