@@ -27,11 +27,12 @@ T_PROCESS = time.perf_counter()  # as early as possible: imports below are part 
 def _startup(master: str) -> dict:
     t0 = time.perf_counter()
     import semingest_worker.cli  # noqa: F401 - what `semingest run` imports first
-    from semingest_worker.job import JobConfig, _spark_context
+    from semingest_worker.job import JobConfig
+    from semingest_worker.spark_run import spark_context
 
     t_import = time.perf_counter()
     config = JobConfig(source=".", database_url="sqlite://", master=master)
-    sc = _spark_context(config)
+    sc = spark_context(config)
     t_session = time.perf_counter()
     sc.parallelize([1, 2], 2).map(lambda x: x).collect()
     t_task = time.perf_counter()

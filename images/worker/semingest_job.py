@@ -1,5 +1,5 @@
 """The Spark entry point of the worker image (spark-submit ... local:///opt/semingest/semingest_job.py)."""
 
-from semingest_worker.job import main
+from semingest_worker.submit import main
 
 raise SystemExit(main())

@@ -22,9 +22,7 @@ JOB = [sys.executable, str(REPO / "images" / "worker" / "semingest_job.py")]
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, **extra}
-    env.pop("SEMINGEST_FAULT_KILL_AFTER", None)
-    return env
+    return {**os.environ, "PYSPARK_PYTHON": sys.executable, **extra}
 
 
 def _run(
@@ -165,7 +163,8 @@ def test_job_entry_point_rejects_bad_specs_and_a_missing_database_url(tmp_path: 
 
 
 def test_job_config_from_a_semingest_object() -> None:
-    from semingest_worker.job import JobConfig, load_spec_document
+    from semingest_worker.config import JobConfig
+    from semingest_worker.submit import load_spec_document
 
     doc = """
 apiVersion: semingest.io/v1alpha1

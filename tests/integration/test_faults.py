@@ -28,6 +28,17 @@ pytestmark = [pytest.mark.spark, pytest.mark.mariadb, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 COUNT = 150
 RUN = [sys.executable, "-m", "semingest_worker.cli", "run"]
+FAULTY = [sys.executable, str(Path(__file__).with_name("faulty_run.py"))]  # `semingest run` + a FaultPlan
+
+
+def faulty_run(*, kill_after_files: int | None = None, slow_ms_per_file: int = 0) -> list[str]:
+    """The command line of a `semingest run` with a FaultPlan; the run's own options follow."""
+    plan = ["--slow-ms-per-file", str(slow_ms_per_file)]
+    if kill_after_files is not None:
+        plan += ["--kill-after-files", str(kill_after_files)]
+    return [*FAULTY, *plan, "--", "run"]
+
+
 COMMON = ["--master", "local[2]", "--no-scale-bar", "--no-progress"]
 
 
@@ -113,7 +124,7 @@ def reference(corpus, spark, mariadb_server: str) -> dict[str, tuple[int, str]]:
         summary = run_job(
             JobConfig(source=str(root), database_url=url, scale_bar=False), spark=spark, progress=False
         )
-        assert summary["processed"] == files
+        assert summary.processed == files
         yield _digests(url)
     finally:
         with admin.begin() as conn:
@@ -121,12 +132,8 @@ def reference(corpus, spark, mariadb_server: str) -> dict[str, tuple[int, str]]:
         admin.dispose()
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, **extra}
-    for key in ("SEMINGEST_FAULT_KILL_AFTER", "SEMINGEST_FAULT_SLOW_MS"):
-        if key not in extra:
-            env.pop(key, None)
-    return env
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYSPARK_PYTHON": sys.executable}
 
 
 def _start(args: list[str], env: dict[str, str], tmp_path: Path) -> tuple[subprocess.Popen, Path, Path]:
@@ -157,13 +164,13 @@ def test_python_worker_killed_mid_partition_is_retried_with_exactly_one_row_per_
     corpus, reference, mariadb_url: str
 ) -> None:
     root, files = corpus
-    args = [*RUN, str(root), "--db", mariadb_url, *COMMON, "--partitions", "4", "--db-batch-size", "5"]
+    args = [str(root), "--db", mariadb_url, *COMMON, "--partitions", "4", "--db-batch-size", "5"]
     out = subprocess.run(
-        [*args, "--max-failures", "3", "--json"],
+        [*faulty_run(kill_after_files=10), *args, "--max-failures", "3", "--json"],
         capture_output=True,
         text=True,
         timeout=600,
-        env=_env(SEMINGEST_FAULT_KILL_AFTER="10"),
+        env=_env(),
         cwd=REPO,
     )
     assert out.returncode == 0, out.stderr[-3000:]
@@ -181,19 +188,8 @@ def test_sigkilled_run_is_finished_by_the_next_run_with_identical_tables(
     corpus, reference, mariadb_url: str, tmp_path: Path
 ) -> None:
     root, files = corpus
-    args = [
-        *RUN,
-        str(root),
-        "--db",
-        mariadb_url,
-        *COMMON,
-        "--partitions",
-        "8",
-        "--db-batch-size",
-        "2",
-        "--json",
-    ]
-    proc, _, err = _start(args, _env(SEMINGEST_FAULT_SLOW_MS="40"), tmp_path)
+    args = [str(root), "--db", mariadb_url, *COMMON, "--partitions", "8", "--db-batch-size", "2", "--json"]
+    proc, _, err = _start([*faulty_run(slow_ms_per_file=40), *args], _env(), tmp_path)
     try:
         _wait_for_rows(mariadb_url, proc, at_least=20)
         os.killpg(proc.pid, signal.SIGKILL)  # the driver, its JVM and the Python workers
@@ -209,7 +205,7 @@ def test_sigkilled_run_is_finished_by_the_next_run_with_identical_tables(
     (killed,) = _runs(mariadb_url)
     assert killed.status == "running"  # nobody could record anything yet
 
-    again = subprocess.run([*args], capture_output=True, text=True, timeout=600, env=_env(), cwd=REPO)
+    again = subprocess.run([*RUN, *args], capture_output=True, text=True, timeout=600, env=_env(), cwd=REPO)
     assert again.returncode == 0, again.stderr[-3000:]
     summary = json.loads(again.stdout)
     # only what the killed run did not commit is processed
@@ -224,9 +220,9 @@ def test_database_restart_during_a_run_is_ridden_out_by_retries(
     corpus, reference, mariadb_url: str, tmp_path: Path
 ) -> None:
     root, files = corpus
-    args = [*RUN, str(root), "--db", mariadb_url, *COMMON, "--partitions", "8", "--db-batch-size", "2"]
+    args = [str(root), "--db", mariadb_url, *COMMON, "--partitions", "8", "--db-batch-size", "2"]
     proc, out, err = _start(
-        [*args, "--retry-deadline", "120", "--json"], _env(SEMINGEST_FAULT_SLOW_MS="40"), tmp_path
+        [*faulty_run(slow_ms_per_file=40), *args, "--retry-deadline", "120", "--json"], _env(), tmp_path
     )
     try:
         _wait_for_rows(mariadb_url, proc, at_least=10)
@@ -253,9 +249,9 @@ def test_database_down_past_the_deadline_fails_the_run_clearly_and_a_rerun_finis
     corpus, reference, mariadb_url: str, tmp_path: Path
 ) -> None:
     root, files = corpus
-    args = [*RUN, str(root), "--db", mariadb_url, *COMMON, "--partitions", "8", "--db-batch-size", "2"]
+    args = [str(root), "--db", mariadb_url, *COMMON, "--partitions", "8", "--db-batch-size", "2"]
     proc, out, err = _start(
-        [*args, "--retry-deadline", "4", "--json"], _env(SEMINGEST_FAULT_SLOW_MS="40"), tmp_path
+        [*faulty_run(slow_ms_per_file=40), *args, "--retry-deadline", "4", "--json"], _env(), tmp_path
     )
     try:
         _wait_for_rows(mariadb_url, proc, at_least=10)
@@ -277,7 +273,7 @@ def test_database_down_past_the_deadline_fails_the_run_clearly_and_a_rerun_finis
     assert run.status == "failed" and "database unreachable" in run.error and run.finished_at is not None
 
     again = subprocess.run(
-        [*args, "--json"], capture_output=True, text=True, timeout=600, env=_env(), cwd=REPO
+        [*RUN, *args, "--json"], capture_output=True, text=True, timeout=600, env=_env(), cwd=REPO
     )
     assert again.returncode == 0, again.stderr[-3000:]
     assert _digests(mariadb_url) == reference

@@ -73,14 +73,14 @@ def test_ingest_on_spark_is_exact_and_idempotent(
     distinct = len(originals) + bad_distinct
     failed_keywords = {p: k for p, k in bad.items() if k not in ("ok", "no data bar")}
 
-    assert summary["status"] == "succeeded"
-    assert (summary["discovered"], summary["skipped"], summary["processed"]) == (files, 0, files)
-    assert summary["failed"] == len(failed_keywords)
-    assert summary["duplicates"] == planted_dups + bad_dups
-    assert summary["inference"]["status"] == "skipped"
-    assert set(summary["stage_seconds"]) >= {"metadata", "scalebar", "inference", "database"}
-    assert summary["stage_seconds"]["scalebar"] > 0 and summary["stage_seconds"]["database"] > 0
-    assert sum(v["images"] for v in summary["per_vendor"].values()) == files - len(undecodable)
+    assert summary.status == "succeeded"
+    assert (summary.discovered, summary.skipped, summary.processed) == (files, 0, files)
+    assert summary.failed == len(failed_keywords)
+    assert summary.duplicates == planted_dups + bad_dups
+    assert summary.inference.status == "skipped"
+    assert set(summary.stage_seconds) >= {"metadata", "scalebar", "inference", "database"}
+    assert summary.stage_seconds["scalebar"] > 0 and summary.stage_seconds["database"] > 0
+    assert sum(v["images"] for v in summary.per_vendor.values()) == files - len(undecodable)
 
     counts, digests = _state(url)
     assert counts == {
@@ -138,18 +138,18 @@ def test_ingest_on_spark_is_exact_and_idempotent(
     runs = schema.ingest_runs
     (run,) = _select(url, sa.select(runs))
     assert (run.id, run.status, run.discovered, run.processed, run.failed, run.duplicates) == (
-        summary["run_id"],
+        summary.run_id,
         "succeeded",
         files,
         files,
         len(failed_keywords),
-        summary["duplicates"],
+        summary.duplicates,
     )
     assert run.finished_at is not None and run.scalebar_seconds > 0
 
     # a second run: everything skipped, no row added or changed
     again = run_job(config, spark=spark, progress=False)
-    assert (again["discovered"], again["skipped"], again["processed"], again["failed"]) == (
+    assert (again.discovered, again.skipped, again.processed, again.failed) == (
         files,
         files,
         0,
@@ -169,10 +169,10 @@ def test_a_changed_file_is_ingested_again(corpus, spark, sqlite_url: str, tmp_pa
     target.write_bytes(Path(a.path).read_bytes())
     config = JobConfig(source=str(src), database_url=sqlite_url)
     first = run_job(config, spark=spark, progress=False)
-    assert first["processed"] == 1
+    assert first.processed == 1
     target.write_bytes(Path(b.path).read_bytes())  # new content, new mtime
     second = run_job(config, spark=spark, progress=False)
-    assert (second["processed"], second["skipped"], second["changed"]) == (1, 0, 1)
+    assert (second.processed, second.skipped, second.changed) == (1, 0, 1)
     counts, _ = _state(sqlite_url)
     assert counts["image_files"] == counts["images"] == counts["thumbnails"] == 1  # the old image is pruned
     f = schema.image_files
@@ -227,10 +227,10 @@ def test_inference_writes_one_row_per_image_and_a_new_model_adds_its_own(
     )
 
     summary = run_job(config, spark=spark, progress=False)
-    assert summary["inference"]["status"] == "done"
-    model_id = summary["inference"]["model_id"]
-    assert summary["processed"] == 13 and summary["failed"] == 0 and summary["duplicates"] == 1
-    assert summary["stage_seconds"]["inference"] > 0
+    assert summary.inference.status == "done"
+    model_id = summary.inference.model_id
+    assert summary.processed == 13 and summary.failed == 0 and summary.duplicates == 1
+    assert summary.stage_seconds["inference"] > 0
     inf = schema.inference
     rows = _select(sqlite_url, sa.select(inf))
     assert len(rows) == 12 and {r.model_id for r in rows} == {model_id}
@@ -241,16 +241,16 @@ def test_inference_writes_one_row_per_image_and_a_new_model_adds_its_own(
         assert set(scores) == set(DEFAULT_LABELS)
         assert sum(scores.values()) == pytest.approx(1.0, abs=1e-5)
         assert r.top1_label == max(scores, key=scores.get) and r.error is None
-    (run,) = [r for r in _select(sqlite_url, sa.select(schema.ingest_runs)) if r.id == summary["run_id"]]
+    (run,) = [r for r in _select(sqlite_url, sa.select(schema.ingest_runs)) if r.id == summary.run_id]
     assert run.model_id == model_id and run.inference_seconds > 0
 
     again = run_job(config, spark=spark, progress=False)  # same model: nothing to do
-    assert (again["skipped"], again["processed"]) == (13, 0)
+    assert (again.skipped, again.processed) == (13, 0)
     assert len(_select(sqlite_url, sa.select(inf))) == 12
 
     other = JobConfig(source=str(src), database_url=sqlite_url, model=ModelConfig(path=str(m2)))
     third = run_job(other, spark=spark, progress=False)  # a new model classifies everything again
-    assert third["processed"] == 13 and third["inference"]["model_id"] != model_id
+    assert third.processed == 13 and third.inference.model_id != model_id
     assert len(_select(sqlite_url, sa.select(inf))) == 24
     counts, _ = _state(sqlite_url)
     assert counts["images"] == 12 and counts["image_files"] == 13
@@ -296,10 +296,10 @@ def test_the_driver_reports_progress_and_the_final_counts(corpus, spark, sqlite_
     )
     assert reporter.calls, "no status report"
     first, final = reporter.calls[0][0], reporter.calls[-1]
-    assert first["discovered"] == summary["discovered"]  # reported as soon as discovery is done
+    assert first["discovered"] == summary.discovered  # reported as soon as discovery is done
     progress, stage_seconds, forced = final
     assert forced
     assert {k: progress[k] for k in ("discovered", "skipped", "processed", "failed", "duplicates")} == {
-        k: summary[k] for k in ("discovered", "skipped", "processed", "failed", "duplicates")
+        k: summary.counts()[k] for k in ("discovered", "skipped", "processed", "failed", "duplicates")
     }
     assert set(stage_seconds) >= {"metadata", "scalebar", "inference", "database"}

@@ -144,7 +144,7 @@ def test_worker_image_puts_the_spark_entry_point_where_the_operator_renders_it()
     env = " ".join(i for i in instructions if i.startswith("ENV "))
     assert "SPARK_HOME=/opt/spark" in env and "JAVA_HOME=/usr/lib/jvm/jre-17" in env
     job = (IMAGES / "worker" / "semingest_job.py").read_text()
-    assert "from semingest_worker.job import main" in job and "raise SystemExit(main())" in job
+    assert "from semingest_worker.submit import main" in job and "raise SystemExit(main())" in job
 
 
 def test_operator_image_runs_the_console_script():

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from semingest_worker.database import ImageWriter, create_engine, create_schema, queries, schema
-from semingest_worker.database.rows import path_key
+from semingest_worker.identity import path_key
 from semingest_worker.provenance import READER_VERSIONS, Stage, reader_version, reader_versions
 from semingest_worker.records import ImageFile, ImageResult, InstrumentMeta, MetadataResult, ScaleBarReading
 

@@ -171,3 +171,14 @@ def test_tescan_ruler_in_a_table_cell_is_measured_tick_to_tick(no_metadata: dict
     reading = no_metadata["tescan_mira3_ruler_databar.tif"]
     assert reading.style == "ruler" and (reading.value, reading.unit) == (500.0, "µm")
     assert reading.pixel_size_m == pytest.approx(2.5012e-06, rel=0.03)
+
+
+def test_the_scale_bar_stage_reports_the_rows_above_the_data_bar(readings: dict, sem_corpus: Path) -> None:
+    # inference crops to the data bar's first row from here instead of searching for it again
+    assert readings["fei_quanta_databar.tif"].geometry.databar_rows[0] == 943 - 59
+    assert readings["fei_helios_8bit_databar.tif"].geometry.databar_rows[0] == 442
+    assert readings["zeiss_1k_databar.tif"].geometry.databar_rows[0] == 691
+    for name, reading in readings.items():
+        rows = reading.geometry.databar_rows if reading.geometry is not None else None
+        if rows is not None:
+            assert rows[0] == content_rows(_gray(sem_corpus / name)), name

@@ -25,13 +25,16 @@ import logging
 import math
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from semingest_api import semingest_version
 
 from . import datacli
 from .dbopts import DatabaseOptionError, add_database_options, database_url
 from .provenance import Stage
+
+if TYPE_CHECKING:
+    from .config import JobConfig
 
 DEFAULT_MASTER = "local[*]"
 
@@ -203,17 +206,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.stage and not args.reprocess:
-        print("semingest: --stage goes with --reprocess", file=sys.stderr)
-        return 2
+    from .report import run_and_report
+
     try:
-        reprocess = _reprocess_stages(args)
+        config = job_config(args)
     except ValueError as exc:
         print(f"semingest: {exc}", file=sys.stderr)
         return 2
-    from .discovery import DEFAULT_INCLUDE
-    from .job import JobConfig, run_and_report
+    return run_and_report(config, as_json=args.json, progress=not args.no_progress)
 
+
+def job_config(args: argparse.Namespace) -> JobConfig:
+    """The run's config from the ``run`` options (ValueError for a malformed or contradictory option)."""
+    from .config import JobConfig
+    from .discovery import DEFAULT_INCLUDE
+
+    if args.stage and not args.reprocess:
+        raise ValueError("--stage goes with --reprocess")
+    reprocess = _reprocess_stages(args)
     model = None
     if args.model:
         from .inference import ModelConfig
@@ -229,10 +239,9 @@ def _run(args: argparse.Namespace) -> int:
     for item in args.conf:
         key, sep, value = item.partition("=")
         if not sep:
-            print(f"semingest: --conf wants KEY=VALUE, not {item!r}", file=sys.stderr)
-            return 2
+            raise ValueError(f"--conf wants KEY=VALUE, not {item!r}")
         conf[key.strip()] = value
-    config = JobConfig(
+    return JobConfig(
         source=args.path,
         database_url=args.db,
         include=tuple(args.include) if args.include else DEFAULT_INCLUDE,
@@ -250,7 +259,6 @@ def _run(args: argparse.Namespace) -> int:
         task_max_failures=args.max_failures,
         reprocess=reprocess,
     )
-    return run_and_report(config, as_json=args.json, progress=not args.no_progress)
 
 
 def _reprocess_stages(args: argparse.Namespace) -> tuple[str, ...]:
@@ -291,6 +299,7 @@ def _summary(url: str, as_json: bool) -> int:
     from .database import queries, redact
     from .database.readonly import DatabaseNotReadyError, ensure_exists
     from .database.retry import describe
+    from .report import format_database_summary
 
     engine = _engine_or_error(url)
     if engine is None:
@@ -320,35 +329,6 @@ def _summary(url: str, as_json: bool) -> int:
         return 0
     print(format_database_summary(data, redact(url)))
     return 0
-
-
-def format_database_summary(data: dict[str, Any], where: str) -> str:
-    images, files = data["images"], data["files"]
-    lines = [
-        f"{where}:",
-        f"  images: {images['ok'] + images['failed']} distinct ({images['ok']} ok, {images['failed']} failed)",
-        f"  files: {files['total']} ({files['failed']} failed, {files['undecodable']} not decodable), "
-        f"{data['duplicates']} duplicates",
-    ]
-    for vendor, c in data["per_vendor"].items():
-        lines.append(
-            f"  {vendor}: {c['images']} images, {c['with_metadata_pixel_size']} with a metadata pixel size, "
-            f"{c['with_scale_bar']} with a readable scale bar"
-        )
-    for model_id, n in data["inference"].items():
-        lines.append(f"  inference: {n} images classified by model {model_id}")
-    if data["runs"]:
-        lines.append("  last runs:")
-        for r in data["runs"]:
-            took = f"{r['seconds']:.1f} s" if r.get("seconds") is not None else "-"
-            line = (
-                f"    {r['id']}  {r['status']:9s} {r['started_at']}  {took}  discovered {r['discovered']}, "
-                f"skipped {r['skipped']}, processed {r['processed']}, failed {r['failed']}"
-            )
-            if r.get("error"):
-                line += f"  error: {r['error']}"
-            lines.append(line)
-    return "\n".join(lines)
 
 
 def _web_modules_or_error() -> bool:

@@ -12,31 +12,31 @@ each become a 'failed' record with a specific reason, and the rest goes on. What
 partition (and so the task, which Spark may retry) is the database staying unreachable past the
 retry deadline: retried tasks rewrite the same keys, so rows are never duplicated.
 
-Fault injection (tests, issue 7): with ``SEMINGEST_FAULT_KILL_AFTER=N`` in the environment, the
-Python worker kills itself with SIGKILL on the task's first attempt once N files of its partition
-are committed, while the rest of its current batch is decoded but not yet written. With
-``SEMINGEST_FAULT_SLOW_MS=M`` every file takes M ms longer (slow storage), so a test can act
-while a run is still in progress.
+The fault-tolerance tests inject faults through ``PipelineConfig.faults`` (see ``faults``).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from semingest_api.stages import Stage
 
 from . import imageio
 from .budget import BudgetExceeded, time_budget
-from .records import ImageFile, ImageResult, MetadataResult, ScaleBarReading
+from .faults import NO_FAULTS, FaultPlan
+from .records import ImageFile, ImageResult, InstrumentMeta, MetadataResult, ScaleBarReading
+
+if TYPE_CHECKING:
+    from .database import ImageWriter
+    from .inference import ModelConfig
+    from .inference.classifier import Classifier
 
 log = logging.getLogger(__name__)
 
-FAULT_KILL_AFTER_ENV = "SEMINGEST_FAULT_KILL_AFTER"
-FAULT_SLOW_MS_ENV = "SEMINGEST_FAULT_SLOW_MS"
 FAILURE_SAMPLE = 50  # failed files (path -> reason) kept per partition for the run summary
 
 
@@ -49,7 +49,7 @@ class PipelineConfig:
     metadata: bool = True
     scale_bar: bool = True
     thumbnails: bool = True
-    model: Any = None  # inference.ModelConfig, or None to skip the stage
+    model: ModelConfig | None = None  # None: skip the inference stage
     model_id: str | None = None
     batch_size: int = 500  # files per database transaction
     retry_deadline_seconds: float = 300.0
@@ -59,6 +59,7 @@ class PipelineConfig:
     image_limit_hint: str | None = None  # why max_image_bytes is what it is (added to bomb reasons)
     compute_batch: int = 32  # images decoded and held at once
     compute_batch_pixels: int = 64_000_000
+    faults: FaultPlan | None = None  # tests only (see ``faults``)
 
 
 @dataclass
@@ -68,23 +69,15 @@ class Counters:
     processed: int = 0  # files whose outcome was committed (ok or failed)
     failed: int = 0
     rejected_by_database: int = 0
-    stage_seconds: dict[str, float] = field(
-        default_factory=lambda: {
-            "decode": 0.0,
-            "metadata": 0.0,
-            "scalebar": 0.0,
-            "inference": 0.0,
-            "thumbnails": 0.0,
-            "database": 0.0,
-        }
-    )
+    stage_seconds: dict[str, float] = field(default_factory=lambda: {stage.value: 0.0 for stage in Stage})
     per_vendor: dict[str, dict[str, int]] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)  # a sample: path -> reason
     database_retries: int = 0
     database_connections: int = 0
 
-    def add_seconds(self, stage: str, seconds: float) -> None:
-        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
+    def add_seconds(self, stage: Stage | str, seconds: float) -> None:
+        name = str(stage)
+        self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + seconds
 
     def merge(self, other: Counters) -> Counters:
         self.processed += other.processed
@@ -119,8 +112,7 @@ def process_partition(files: Iterable[ImageFile], config: PipelineConfig) -> Cou
 
     counters = Counters()
     classifier = _classifier(config)
-    kill_after = _fault_kill_after()
-    slow_s = _fault_slow_seconds()
+    faults = config.faults.armed() if config.faults is not None else NO_FAULTS
     with ImageWriter(
         config.database_url, model_id=config.model_id, retry_deadline_seconds=config.retry_deadline_seconds
     ) as writer:
@@ -128,8 +120,7 @@ def process_partition(files: Iterable[ImageFile], config: PipelineConfig) -> Cou
         batch: list[_Work] = []
         batch_pixels = 0
         for file in files:
-            if slow_s:
-                time.sleep(slow_s)
+            faults.before_file()
             work = _read(file, config, counters)
             batch.append(work)
             batch_pixels += work.pixels
@@ -139,8 +130,7 @@ def process_partition(files: Iterable[ImageFile], config: PipelineConfig) -> Cou
                 while len(pending) >= config.batch_size:
                     _flush(writer, pending[: config.batch_size], counters)
                     pending = pending[config.batch_size :]
-                    if kill_after is not None and counters.processed >= kill_after:
-                        _die(counters.processed)  # with uncommitted work in hand
+                    faults.after_commit(counters.processed)  # with uncommitted work in hand
         pending.extend(_finish(batch, config, classifier, counters))
         for start in range(0, len(pending), config.batch_size):
             _flush(writer, pending[start : start + config.batch_size], counters)
@@ -148,7 +138,7 @@ def process_partition(files: Iterable[ImageFile], config: PipelineConfig) -> Cou
     return counters
 
 
-def partition_runner(config: PipelineConfig):
+def partition_runner(config: PipelineConfig) -> Callable[[Iterator[ImageFile]], Iterator[Counters]]:
     """The ``mapPartitions`` function: yields one ``Counters`` per partition."""
 
     def run(files: Iterator[ImageFile]) -> Iterator[Counters]:
@@ -179,16 +169,16 @@ def _decode_and_read_metadata(file: ImageFile, config: PipelineConfig, counters:
             file.path, max_pixels=config.max_pixels, max_bytes=config.max_image_bytes
         )
     except imageio.ImageDecodeError as exc:
-        counters.add_seconds("decode", time.perf_counter() - t0)
+        counters.add_seconds(Stage.DECODE, time.perf_counter() - t0)
         hint = config.image_limit_hint if "bytes decoded, limit" in exc.reason else None
         result.status, result.error = "failed", f"{exc.reason} ({hint})" if hint else exc.reason
         return _Work(result)
     except Exception as exc:  # noqa: BLE001 - the decoder promises ImageDecodeError only; be safe
-        counters.add_seconds("decode", time.perf_counter() - t0)
+        counters.add_seconds(Stage.DECODE, time.perf_counter() - t0)
         result.status, result.error = "failed", f"cannot decode: {type(exc).__name__}: {exc}"
         return _Work(result)
     t1 = time.perf_counter()
-    counters.add_seconds("decode", t1 - t0)
+    counters.add_seconds(Stage.DECODE, t1 - t0)
     result.image_hash = image.image_hash
     result.width, result.height = image.width, image.height
     result.mode, result.format, result.page_count = image.mode, image.format, image.page_count
@@ -199,32 +189,32 @@ def _decode_and_read_metadata(file: ImageFile, config: PipelineConfig, counters:
             meta = extract_metadata(image, file)
         except Exception as exc:  # noqa: BLE001 - a reader bug must not lose the image
             meta = MetadataResult(
-                exif={}, instrument=_empty_instrument(), problems=(f"metadata: {type(exc).__name__}: {exc}",)
+                exif={}, instrument=InstrumentMeta(), problems=(f"metadata: {type(exc).__name__}: {exc}",)
             )
         result.metadata = meta
         if meta.problems:
             _fail(result, "; ".join(meta.problems))
-        counters.add_seconds("metadata", time.perf_counter() - t1)
+        counters.add_seconds(Stage.METADATA, time.perf_counter() - t1)
     return _Work(result, image, image.width * image.height)
 
 
 def _finish(
-    batch: list[_Work], config: PipelineConfig, classifier: Any, counters: Counters
+    batch: list[_Work], config: PipelineConfig, classifier: Classifier | None, counters: Counters
 ) -> list[ImageResult]:
     """Scale bars and inference for a compute batch (batched), then drop the pixels."""
-    decoded = [w for w in batch if w.image is not None]
+    decoded = [(w, w.image) for w in batch if w.image is not None]
     if decoded and config.scale_bar:
         t0 = time.perf_counter()
         _scale_bars(decoded)
-        counters.add_seconds("scalebar", time.perf_counter() - t0)
+        counters.add_seconds(Stage.SCALEBAR, time.perf_counter() - t0)
     if decoded and classifier is not None:
         t0 = time.perf_counter()
         _classify(decoded, classifier)
-        counters.add_seconds("inference", time.perf_counter() - t0)
+        counters.add_seconds(Stage.INFERENCE, time.perf_counter() - t0)
     if decoded and config.thumbnails:
         t0 = time.perf_counter()
         _thumbnails(decoded)
-        counters.add_seconds("thumbnails", time.perf_counter() - t0)
+        counters.add_seconds(Stage.THUMBNAILS, time.perf_counter() - t0)
     results = []
     for w in batch:
         w.image = None
@@ -232,15 +222,15 @@ def _finish(
     return results
 
 
-def _scale_bars(work: list[_Work]) -> None:
+def _scale_bars(work: list[tuple[_Work, imageio.DecodedImage]]) -> None:
     from .scalebar import ScaleBarInput, read_scale_bars
 
     inputs = []
-    for w in work:
+    for w, image in work:
         ins = w.result.metadata.instrument if w.result.metadata is not None else None
         inputs.append(
             ScaleBarInput(
-                gray=w.image.gray(),
+                gray=image.gray(),
                 vendor=ins.vendor if ins is not None else None,
                 databar_height_px=ins.databar_height_px if ins is not None else None,
                 metadata_pixel_size_m=ins.pixel_size_m if ins is not None else None,
@@ -255,46 +245,57 @@ def _scale_bars(work: list[_Work]) -> None:
             "batched scale-bar reading failed; reading the %d images one by one", len(inputs), exc_info=True
         )
         readings = []
-        for w, one in zip(work, inputs, strict=True):
+        for (w, _image), one in zip(work, inputs, strict=True):
             try:
                 readings.append(read_scale_bars([one])[0])
             except Exception as exc:  # noqa: BLE001
                 reason = f"scale-bar stage failed: {type(exc).__name__}: {exc}"
                 _fail(w.result, reason)
                 readings.append(ScaleBarReading(reason=reason))
-    for w, reading in zip(work, readings, strict=True):
+    for (w, _image), reading in zip(work, readings, strict=True):
         w.result.scale_bar = reading
 
 
-def _thumbnails(work: list[_Work]) -> None:
+def _thumbnails(work: list[tuple[_Work, imageio.DecodedImage]]) -> None:
     """A thumbnail per image; one that cannot be made is logged and left out (the image is fine)."""
     from .thumbnails import make_thumbnail
 
-    for w in work:
+    for w, image in work:
         try:
-            w.result.thumbnail = make_thumbnail(w.image.rgb8(), grey=w.image.pixels.ndim == 2)
+            w.result.thumbnail = make_thumbnail(image.rgb8(), grey=image.pixels.ndim == 2)
         except Exception:  # noqa: BLE001 - a preview is never worth losing an image for
             log.warning("no thumbnail for %s", w.result.file.path, exc_info=True)
 
 
-def _classify(work: list[_Work], classifier: Any) -> None:
+def _content_rows(w: _Work, image: imageio.DecodedImage) -> int | None:
+    """Rows above the data bar: where the scale-bar stage found it; searched only when that stage
+    did not run or found no data bar."""
+    geometry = w.result.scale_bar.geometry if w.result.scale_bar is not None else None
+    if geometry is not None and geometry.databar_rows is not None:
+        return geometry.databar_rows[0]
     from .scalebar import content_rows
 
-    images = []
-    for w in work:
-        rgb = w.image.rgb8()
-        try:
-            rows = content_rows(w.image.gray())
-            if 0 < rows < rgb.shape[0]:
-                rgb = rgb[:rows]  # the micrograph without its data bar
-        except Exception:  # noqa: BLE001 - classify the whole frame then
-            log.debug("content_rows failed for %s", w.result.file.path, exc_info=True)
-        images.append(rgb)
     try:
-        outcomes = classifier.classify_each(images)
+        return content_rows(image.gray())
+    except Exception:  # noqa: BLE001 - classify the whole frame then
+        log.debug("content_rows failed for %s", w.result.file.path, exc_info=True)
+        return None
+
+
+def _classify(work: list[tuple[_Work, imageio.DecodedImage]], classifier: Classifier) -> None:
+    images = []
+    for w, image in work:
+        rgb = image.rgb8()
+        rows = _content_rows(w, image)
+        if rows is not None and 0 < rows < rgb.shape[0]:
+            rgb = rgb[:rows]  # the micrograph without its data bar
+        images.append(rgb)
+    outcomes: list[Any]
+    try:
+        outcomes = list(classifier.classify_each(images))
     except Exception as exc:  # noqa: BLE001 - classify_each reports per image; this is a model crash
         outcomes = [exc] * len(images)
-    for w, outcome in zip(work, outcomes, strict=True):
+    for (w, _image), outcome in zip(work, outcomes, strict=True):
         if hasattr(outcome, "top1_label"):
             w.result.classification = outcome
         else:
@@ -303,14 +304,14 @@ def _classify(work: list[_Work], classifier: Any) -> None:
             _fail(w.result, f"inference: {reason}")
 
 
-def _flush(writer: Any, pending: list[ImageResult], counters: Counters) -> None:
+def _flush(writer: ImageWriter, pending: list[ImageResult], counters: Counters) -> None:
     if not pending:
         return
     outcome = writer.write(pending)
-    counters.add_seconds("database", outcome.seconds)
+    counters.add_seconds(Stage.DATABASE, outcome.seconds)
     counters.database_retries += outcome.retries
-    for result in pending:
-        reason = outcome.rejected.get(_display(result.file.path))
+    for position, result in enumerate(pending):
+        reason = outcome.rejected.get(position)
         if reason is not None:
             counters.rejected_by_database += 1
             _fail(result, reason)
@@ -318,7 +319,7 @@ def _flush(writer: Any, pending: list[ImageResult], counters: Counters) -> None:
         if result.status == "failed":
             counters.failed += 1
             if len(counters.failures) < FAILURE_SAMPLE:
-                counters.failures[_display(result.file.path)] = result.error or "failed"
+                counters.failures[result.file.display_path] = result.error or "failed"
         if result.image_hash is not None and reason is None:
             _count_vendor(result, counters)
 
@@ -341,19 +342,7 @@ def _fail(result: ImageResult, reason: str) -> None:
     result.error = reason if not result.error else f"{result.error}; {reason}"
 
 
-def _display(path: str) -> str:
-    from .database.rows import display_path
-
-    return display_path(path)
-
-
-def _empty_instrument():
-    from .records import InstrumentMeta
-
-    return InstrumentMeta()
-
-
-def _classifier(config: PipelineConfig) -> Any:
+def _classifier(config: PipelineConfig) -> Classifier | None:
     if config.model is None:
         return None
     from .inference import load_classifier
@@ -365,40 +354,6 @@ def _classifier(config: PipelineConfig) -> Any:
             f"({config.model_id}): the model files changed during the run"
         )
     return classifier
-
-
-def _fault_kill_after() -> int | None:
-    value = os.environ.get(FAULT_KILL_AFTER_ENV, "").strip()
-    if not value:
-        return None
-    try:
-        n = int(value)
-    except ValueError:
-        return None
-    try:
-        from pyspark import TaskContext
-    except ImportError:
-        return None
-    context = TaskContext.get()
-    if context is None or context.attemptNumber() != 0:
-        return None
-    return max(1, n)
-
-
-def _fault_slow_seconds() -> float:
-    try:
-        return max(0.0, float(os.environ.get(FAULT_SLOW_MS_ENV, "") or 0) / 1000.0)
-    except ValueError:
-        return 0.0
-
-
-def _die(committed: int) -> None:
-    log.error(
-        "fault injection: killing this Python worker after %d committed files (%s)",
-        committed,
-        FAULT_KILL_AFTER_ENV,
-    )
-    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _quiet_logging() -> None:
@@ -427,7 +382,3 @@ def with_executor_image_limit(config: PipelineConfig, spark_conf: Any) -> Pipeli
         max_image_bytes=limit,
         image_limit_hint="the executors' memory per core allows this much; raise spec.executors.memoryPerCore",
     )
-
-
-def with_model_id(config: PipelineConfig, model_id: str | None) -> PipelineConfig:
-    return replace(config, model_id=model_id)

@@ -35,6 +35,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
+from semingest_api.stages import Stage
+
 from ..metadata.exif import EXIF_COLUMNS
 from ..records import INSTRUMENT_FIELDS, FieldKind, FieldSpec
 
@@ -229,8 +231,6 @@ thumbnails = sa.Table(
     **_MYSQL_OPTS,
 )
 
-RUN_STAGES = ("decode", "metadata", "scalebar", "inference", "database")
-
 ingest_runs = sa.Table(
     "ingest_runs",
     metadata,
@@ -246,7 +246,7 @@ ingest_runs = sa.Table(
     sa.Column("failed", sa.BigInteger, nullable=False, default=0),
     sa.Column("duplicates", sa.BigInteger, nullable=False, default=0),
     sa.Column("seconds", sa.Double),
-    *(sa.Column(f"{stage}_seconds", sa.Double) for stage in RUN_STAGES),
+    *(sa.Column(f"{stage}_seconds", sa.Double) for stage in Stage),
     sa.Column("model_id", sa.String(128)),
     sa.Column("error", LONG_TEXT),
     sa.Column("driver_host", SHORT),

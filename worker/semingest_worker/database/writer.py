@@ -51,7 +51,8 @@ class WriteOutcome:
     """What one ``write`` did."""
 
     files: int = 0  # image_files rows written (including rejected ones)
-    rejected: dict[str, str] = field(default_factory=dict)  # path -> why the database refused it
+    # position in the written batch -> why the database refused that result
+    rejected: dict[int, str] = field(default_factory=dict)
     retries: int = 0
     seconds: float = 0.0
 
@@ -127,41 +128,45 @@ class ImageWriter:
         if results:
             written_at = now_utc()
             rows = [build_rows(r, model_id=self.model_id, written_at=written_at) for r in results]
-            self._write_isolating(rows, outcome)
+            self._write_isolating(list(enumerate(rows)), outcome)
         outcome.seconds = time.perf_counter() - started
         return outcome
 
-    def _write_isolating(self, rows: list[ImageRows], outcome: WriteOutcome) -> None:
+    def _write_isolating(self, batch: list[tuple[int, ImageRows]], outcome: WriteOutcome) -> None:
+        """Write ``batch`` (position, rows); when the database refuses a value, halve it until the
+        refused result is alone, and record that one as failed."""
         if self._max_packet is None and self._engine.dialect.name in ("mysql", "mariadb"):
             call_with_retry(self._connection, deadline_seconds=self.retry_deadline_seconds, what="connecting")
         if self._max_packet:
-            fitting = [r for r in rows if not self._too_large(r, outcome)]
-            if len(fitting) < len(rows):
-                rows = fitting
-                if not rows:
+            fitting = [(i, r) for i, r in batch if not self._too_large(i, r, outcome)]
+            if len(fitting) < len(batch):
+                batch = fitting
+                if not batch:
                     return
         try:
-            self._transaction(rows, outcome)
-            outcome.files += len(rows)
+            self._transaction([rows for _position, rows in batch], outcome)
+            outcome.files += len(batch)
             return
         except Exception as exc:
             if not is_data_error(exc):
                 raise
             error = exc
-        if len(rows) > 1:
-            half = len(rows) // 2
-            self._write_isolating(rows[:half], outcome)
-            self._write_isolating(rows[half:], outcome)
+        if len(batch) > 1:
+            half = len(batch) // 2
+            self._write_isolating(batch[:half], outcome)
+            self._write_isolating(batch[half:], outcome)
             return
-        self._reject(rows[0], f"database rejected the record: {describe(error)}", outcome)
+        position, bad = batch[0]
+        self._reject(position, bad, f"database rejected the record: {describe(error)}", outcome)
 
-    def _too_large(self, rows: ImageRows, outcome: WriteOutcome) -> bool:
+    def _too_large(self, position: int, rows: ImageRows, outcome: WriteOutcome) -> bool:
         """Refuse (and record) a record that cannot travel in one packet."""
         size = record_bytes(rows)
         limit = int((self._max_packet or 0) * 0.9)  # room for the statement around the values
         if not limit or size <= limit:
             return False
         self._reject(
+            position,
             rows,
             f"the record is {size} bytes, more than the database server accepts in one packet "
             f"(max_allowed_packet {self._max_packet} bytes)",
@@ -169,7 +174,7 @@ class ImageWriter:
         )
         return True
 
-    def _reject(self, bad: ImageRows, reason: str, outcome: WriteOutcome) -> None:
+    def _reject(self, position: int, bad: ImageRows, reason: str, outcome: WriteOutcome) -> None:
         log.warning("%s: %s", bad.path, reason)
         fallback = ImageRows(path=bad.path, image_file=rejected_file_row(bad, reason))
         try:
@@ -179,7 +184,7 @@ class ImageWriter:
             if not is_data_error(exc):
                 raise
             reason = f"{reason}; and its failure record too: {describe(exc)}"
-        outcome.rejected[bad.path] = reason
+        outcome.rejected[position] = reason
 
     def _transaction(self, rows: list[ImageRows], outcome: WriteOutcome) -> None:
         def attempt() -> None:

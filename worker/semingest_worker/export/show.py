@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..database import imagequery, schema
-from ..database.rows import display_path, path_key
+from ..identity import display_path, path_key
 from .values import json_row, parse_json
 
 _HASH = re.compile(r"[0-9a-f]{8,64}")

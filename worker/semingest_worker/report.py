@@ -1,0 +1,104 @@
+"""What the ``semingest`` commands print: a run's summary (``run``, the spark-submit job) and the
+database's (``summary``), as text or JSON; the per-vendor line is one formatter for both.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO
+
+from .config import JobConfig
+from .phases import RunError
+from .summary import RunSummary
+
+FAILURES_LISTED = 10
+
+
+def run_and_report(
+    config: JobConfig,
+    *,
+    as_json: bool,
+    progress: bool = True,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    spark: Any = None,
+    run: Callable[..., RunSummary] | None = None,
+) -> int:
+    """Run, print the summary (JSON or text) and return the exit status (0 ok, 1 run-level failure,
+    130 interrupted). A run that completed with failed images is a success: they are counted."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    if run is None:
+        from .job import run_job as run
+    try:
+        summary = run(config, spark=spark, progress=progress, progress_stream=err)
+    except RunError as exc:
+        print(f"semingest: run failed: {exc}", file=err)
+        if as_json:
+            failed = (
+                exc.summary.to_dict() if exc.summary is not None else {"status": "failed", "error": str(exc)}
+            )
+            print(json.dumps(failed, default=str), file=out)
+        return 1
+    except KeyboardInterrupt:
+        print("semingest: interrupted; what was committed stays, the next run continues from there", file=err)
+        return 130
+    print(json.dumps(summary.to_dict(), default=str) if as_json else format_run_summary(summary), file=out)
+    return 0
+
+
+def vendor_line(vendor: str, counts: Mapping[str, int]) -> str:
+    """One vendor's counts (a run's or the database's)."""
+    return (
+        f"  {vendor}: {counts['images']} images, {counts['with_metadata_pixel_size']} with a metadata "
+        f"pixel size, {counts['with_scale_bar']} with a readable scale bar"
+    )
+
+
+def format_run_summary(s: RunSummary) -> str:
+    lines = [
+        f"run {s.run_id}: {s.status} in {s.seconds or 0:.1f} s ({s.images_per_second or 0:.1f} images/s)",
+        f"  discovered {s.discovered or 0}, skipped {s.skipped or 0} (already ingested), "
+        f"processed {s.processed or 0}, failed {s.failed or 0}, duplicates {s.duplicates or 0}",
+    ]
+    if s.stage_seconds:
+        lines.append("  seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in s.stage_seconds.items()))
+    lines += [vendor_line(vendor, c) for vendor, c in (s.per_vendor or {}).items()]
+    if s.inference is not None and s.inference.status == "skipped":
+        lines.append(f"  inference: skipped ({s.inference.reason})")
+    elif s.inference is not None:
+        lines.append(f"  inference: model {s.inference.model_id}")
+    failures = s.failures or {}
+    lines += [f"  failed: {path}: {reason}" for path, reason in list(failures.items())[:FAILURES_LISTED]]
+    if len(failures) > FAILURES_LISTED or (s.failed or 0) > len(failures):
+        lines.append(f"  ... {s.failed or 0} failed in all (the image_files rows with status 'failed')")
+    return "\n".join(lines)
+
+
+def format_database_summary(data: Mapping[str, Any], where: str) -> str:
+    """``queries.database_summary`` as text."""
+    images, files = data["images"], data["files"]
+    lines = [
+        f"{where}:",
+        f"  images: {images['ok'] + images['failed']} distinct ({images['ok']} ok, {images['failed']} failed)",
+        f"  files: {files['total']} ({files['failed']} failed, {files['undecodable']} not decodable), "
+        f"{data['duplicates']} duplicates",
+    ]
+    lines += [vendor_line(vendor, c) for vendor, c in data["per_vendor"].items()]
+    for model_id, n in data["inference"].items():
+        lines.append(f"  inference: {n} images classified by model {model_id}")
+    if data["runs"]:
+        lines.append("  last runs:")
+        lines += [_run_line(r) for r in data["runs"]]
+    return "\n".join(lines)
+
+
+def _run_line(r: Mapping[str, Any]) -> str:
+    took = f"{r['seconds']:.1f} s" if r.get("seconds") is not None else "-"
+    line = (
+        f"    {r['id']}  {r['status']:9s} {r['started_at']}  {took}  discovered {r['discovered']}, "
+        f"skipped {r['skipped']}, processed {r['processed']}, failed {r['failed']}"
+    )
+    return line + (f"  error: {r['error']}" if r.get("error") else "")
