@@ -72,10 +72,12 @@ $(CONTROL_PLANE): tools/controlplane/go.mod tools/controlplane/go.sum tools/cont
 control-plane: $(CONTROL_PLANE) ## Build etcd, kube-apiserver, kube-controller-manager (tools/controlplane, Go) into .tools/bin
 
 .PHONY: test
-test: setup db-up control-plane ## Run lint, layering, type check, unit, integration, chart, control-plane and browser tests (MariaDB, Spark, Tesseract, kube-apiserver, helm, Chromium)
-	$(BIN)/ruff check .
-	$(MAKE) --no-print-directory layers typecheck
+test: setup db-up control-plane lint ## Run lint (ruff, format, layering, type check), unit, integration, chart, control-plane and browser tests (MariaDB, Spark, Tesseract, kube-apiserver, helm, Chromium)
 	$(BIN)/pytest -ra --ignore=tests/images $(PYTEST_ARGS)
+
+.PHONY: test-fast
+test-fast: setup ## Only the pure tests of tests/unit (no MariaDB, no Spark): seconds, not minutes
+	$(BIN)/pytest -q $(PYTEST_ARGS) tests/unit
 
 .PHONY: lint
 lint: setup ## ruff check and format check, layering (import-linter), type check (mypy)

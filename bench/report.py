@@ -23,8 +23,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from bench.ingest import IngestRun
+from semingest_api.stages import STAGE_NAMES as STAGES
 
-STAGES = ("metadata", "scalebar", "inference", "database")
 TARGETS = {
     "images_per_second_per_core": 20.0,
     "speedup_vs_reference": 10.0,
@@ -74,7 +74,7 @@ def summarise_configuration(
             (_stage_seconds(r, s) / r.images) if r.images and _stage_seconds(r, s) is not None else None
             for r in runs
         )
-        for s in (*STAGES, "decode")
+        for s in STAGES
     }
     db_rates = [
         _data_rows(r) / _stage_seconds(r, "database")
@@ -314,7 +314,7 @@ def render_markdown(r: dict[str, Any]) -> str:
         + " | scaling 1->2 |",
         "| --- | " + " | ".join("---:" for cs in r["by_database"].values() for _ in cs) + " | ---: |",
     ]
-    for s in ("decode", *STAGES):
+    for s in STAGES:
         cells = [
             _ms(c["stage_seconds_per_image"].get(s)) for cs in r["by_database"].values() for c in cs.values()
         ]

@@ -4,7 +4,8 @@ images/worker/entrypoint.sh execs ``spark-submit`` (from the pip-installed PySpa
 SPARK_HOME in the image) on images/worker/semingest_job.py with the worker arguments the
 operator renders for the kind end-to-end SemIngest, the database URL in SEMINGEST_DATABASE_URL
 as the pod gets it from the Secret; Spark runs in local mode instead of on Kubernetes, and the
-rows land in a real MariaDB database.
+rows land in a real MariaDB database. The entrypoint also starts a real Spark driver (client
+mode) and a real Kubernetes executor backend, and passes other commands through.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 ENTRYPOINT = REPO / "images" / "worker" / "entrypoint.sh"
 JOB = REPO / "images" / "worker" / "semingest_job.py"
 
-pytestmark = [pytest.mark.spark, pytest.mark.mariadb]
+pytestmark = [pytest.mark.spark]
 
 
 def _kind_worker_arguments() -> list[str]:
@@ -51,6 +52,7 @@ def _kind_worker_arguments() -> list[str]:
     return worker_args[:i] + worker_args[i + 2 :]
 
 
+@pytest.mark.mariadb
 def test_entry_point_ingests_through_spark_submit_into_mariadb(tmp_path: Path, mariadb_url: str):
     import pyspark
 
@@ -99,3 +101,76 @@ def test_entry_point_ingests_through_spark_submit_into_mariadb(tmp_path: Path, m
             assert count("ingest_runs") == 1
     finally:
         engine.dispose()
+
+
+# --- the worker's entrypoint with the real PySpark ----------------------------------------------
+
+
+def _spark_env() -> dict[str, str]:
+    import pyspark
+
+    java = shutil.which("java")
+    if java is None:
+        pytest.fail("java is not on PATH (Java 17 is a prerequisite)")
+    return {
+        **os.environ,
+        "SPARK_HOME": str(Path(pyspark.__file__).parent),
+        "JAVA_HOME": str(Path(os.path.realpath(java)).parents[1]),
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+    }
+
+
+def test_entrypoint_driver_runs_spark_submit_in_client_mode(tmp_path: Path):
+    job = tmp_path / "job.py"
+    job.write_text(
+        "from pyspark.sql import SparkSession\n"
+        "s = SparkSession.builder.getOrCreate()\n"
+        "conf = s.sparkContext.getConf()\n"
+        "print('RESULT', s.sparkContext.parallelize(range(100), 4).sum(),"
+        " conf.get('spark.submit.deployMode'), conf.get('spark.driver.bindAddress'))\n"
+        "s.stop()\n"
+    )
+    env = {**_spark_env(), "SPARK_DRIVER_BIND_ADDRESS": "127.0.0.1"}
+    result = subprocess.run(
+        [str(ENTRYPOINT), "driver", "--master", "local[1]", "--conf", "spark.ui.enabled=false", str(job)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "RESULT 4950 client 127.0.0.1" in result.stdout
+
+
+def test_entrypoint_executor_starts_the_kubernetes_executor_backend(tmp_path: Path):
+    """With Spark's executor variables the JVM runs KubernetesExecutorBackend from SPARK_HOME/jars
+    and dials the driver URL it was given (nothing listens there: the connection is refused)."""
+    env = {
+        **_spark_env(),
+        "SPARK_EXECUTOR_MEMORY": "256m",
+        "SPARK_DRIVER_URL": "spark://CoarseGrainedScheduler@127.0.0.1:1",
+        "SPARK_EXECUTOR_ID": "7",
+        "SPARK_EXECUTOR_CORES": "1",
+        "SPARK_APPLICATION_ID": "spark-e2e",
+        "SPARK_EXECUTOR_POD_IP": "127.0.0.1",
+        "SPARK_EXECUTOR_POD_NAME": "sem-exec-7",
+        "SPARK_JAVA_OPT_0": "-Dsemingest.test=first",
+        "SPARK_JAVA_OPT_1": "-Dspark.network.timeout=5s",
+    }
+    result = subprocess.run(
+        [str(ENTRYPOINT), "executor"], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "KubernetesExecutorBackend: Started daemon" in log, log[-3000:]
+    assert "Failed to connect to /127.0.0.1:1" in log, log[-3000:]
+
+
+def test_entrypoint_passes_other_commands_through_and_needs_a_command():
+    env = _spark_env()
+    through = subprocess.run([str(ENTRYPOINT), "echo", "semingest"], env=env, capture_output=True, text=True)
+    assert through.returncode == 0 and through.stdout == "semingest\n"
+    empty = subprocess.run([str(ENTRYPOINT)], env=env, capture_output=True, text=True)
+    assert empty.returncode == 64 and "usage:" in empty.stderr

@@ -3,9 +3,8 @@
 These checks need no container engine (``make test-images`` builds and runs the images with
 podman, tests/images): the pins cover every dependency, the Dockerfiles follow the contract
 (non-root, the entry point where the operator's renderer expects it, dependencies before source),
-the build context lets in what they copy, build.sh refuses clearly without an engine, and the
-worker's entrypoint starts a real Spark driver (client mode) and a real Kubernetes executor
-backend with the pip-installed PySpark that the worker image uses as SPARK_HOME.
+the build context lets in what they copy, and build.sh refuses clearly without an engine. The
+worker's entrypoint with a real JVM is tested in tests/integration/test_worker_image_entrypoint.py.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import fnmatch
 import importlib.util
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +26,6 @@ from semingest_api import spec
 REPO = Path(__file__).resolve().parents[2]
 IMAGES = REPO / "images"
 DOCKERFILES = {name: IMAGES / name / "Dockerfile" for name in ("operator", "worker")}
-ENTRYPOINT = IMAGES / "worker" / "entrypoint.sh"
 CONSTRAINTS = IMAGES / "constraints.txt"
 
 
@@ -194,77 +191,3 @@ def test_build_script_refuses_clearly_without_a_container_engine(tmp_path: Path)
     assert no_engine.returncode == 2
     assert "info' failed: no container engine is reachable" in no_engine.stderr
     assert "Nothing was built" in no_engine.stderr
-
-
-# --- the worker's entrypoint with the real PySpark ----------------------------------------------
-
-
-def _spark_env() -> dict[str, str]:
-    import pyspark
-
-    java = shutil.which("java")
-    if java is None:
-        pytest.fail("java is not on PATH (Java 17 is a prerequisite)")
-    return {
-        **os.environ,
-        "SPARK_HOME": str(Path(pyspark.__file__).parent),
-        "JAVA_HOME": str(Path(os.path.realpath(java)).parents[1]),
-        "PYSPARK_PYTHON": sys.executable,
-        "PYSPARK_DRIVER_PYTHON": sys.executable,
-    }
-
-
-@pytest.mark.spark
-def test_entrypoint_driver_runs_spark_submit_in_client_mode(tmp_path: Path):
-    job = tmp_path / "job.py"
-    job.write_text(
-        "from pyspark.sql import SparkSession\n"
-        "s = SparkSession.builder.getOrCreate()\n"
-        "conf = s.sparkContext.getConf()\n"
-        "print('RESULT', s.sparkContext.parallelize(range(100), 4).sum(),"
-        " conf.get('spark.submit.deployMode'), conf.get('spark.driver.bindAddress'))\n"
-        "s.stop()\n"
-    )
-    env = {**_spark_env(), "SPARK_DRIVER_BIND_ADDRESS": "127.0.0.1"}
-    result = subprocess.run(
-        [str(ENTRYPOINT), "driver", "--master", "local[1]", "--conf", "spark.ui.enabled=false", str(job)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "RESULT 4950 client 127.0.0.1" in result.stdout
-
-
-def test_entrypoint_executor_starts_the_kubernetes_executor_backend(tmp_path: Path):
-    """With Spark's executor variables the JVM runs KubernetesExecutorBackend from SPARK_HOME/jars
-    and dials the driver URL it was given (nothing listens there: the connection is refused)."""
-    env = {
-        **_spark_env(),
-        "SPARK_EXECUTOR_MEMORY": "256m",
-        "SPARK_DRIVER_URL": "spark://CoarseGrainedScheduler@127.0.0.1:1",
-        "SPARK_EXECUTOR_ID": "7",
-        "SPARK_EXECUTOR_CORES": "1",
-        "SPARK_APPLICATION_ID": "spark-e2e",
-        "SPARK_EXECUTOR_POD_IP": "127.0.0.1",
-        "SPARK_EXECUTOR_POD_NAME": "sem-exec-7",
-        "SPARK_JAVA_OPT_0": "-Dsemingest.test=first",
-        "SPARK_JAVA_OPT_1": "-Dspark.network.timeout=5s",
-    }
-    result = subprocess.run(
-        [str(ENTRYPOINT), "executor"], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path
-    )
-    log = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert "KubernetesExecutorBackend: Started daemon" in log, log[-3000:]
-    assert "Failed to connect to /127.0.0.1:1" in log, log[-3000:]
-
-
-def test_entrypoint_passes_other_commands_through_and_needs_a_command():
-    env = _spark_env()
-    through = subprocess.run([str(ENTRYPOINT), "echo", "semingest"], env=env, capture_output=True, text=True)
-    assert through.returncode == 0 and through.stdout == "semingest\n"
-    empty = subprocess.run([str(ENTRYPOINT)], env=env, capture_output=True, text=True)
-    assert empty.returncode == 64 and "usage:" in empty.stderr

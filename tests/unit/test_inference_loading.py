@@ -228,9 +228,3 @@ def test_tensorflow_pools_are_sized_before_tensorflow_starts(models):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-4:] == ["1", "1", "1", "1"]
-
-
-@pytest.mark.spark
-def test_inside_a_spark_task_each_python_worker_gets_its_tasks_cpus(spark):
-    counts = spark.sparkContext.parallelize(range(4), 2).map(lambda _: default_thread_count()).collect()
-    assert counts == [1, 1, 1, 1]

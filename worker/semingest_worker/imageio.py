@@ -38,8 +38,9 @@ import io
 import json
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -84,7 +85,7 @@ _UNSUPPORTED_SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\x00\x00\x01\x00", "Windows icon"),
     (b"II\xbc\x01", "JPEG XR"),
 )
-_PLUGINS = {
+_PLUGINS: dict[str, Callable[[Any], Image.Image]] = {
     "TIFF": TiffImagePlugin.TiffImageFile,
     "JPEG": JpegImagePlugin.JpegImageFile,
     "PNG": PngImagePlugin.PngImageFile,
@@ -339,7 +340,7 @@ def pixel_hash(pixels: np.ndarray) -> str:
     """Hex SHA-256 over dtype, shape and the C-ordered bytes of ``pixels``."""
     a = np.ascontiguousarray(pixels)
     h = hashlib.sha256(f"{a.dtype.str}:{json.dumps(a.shape)}:".encode())
-    h.update(memoryview(a).cast("B"))
+    h.update(a.data.cast("B"))
     return h.hexdigest()
 
 
@@ -395,7 +396,7 @@ def _map_palette(idx: np.ndarray, pal: np.ndarray) -> np.ndarray:
 
 # Uncompressed TIFF layouts read straight from the file's bytes:
 # (Pillow mode, PhotometricInterpretation, SamplesPerPixel) -> (numpy dtype, BitsPerSample).
-_RAW_LAYOUTS = {
+_RAW_LAYOUTS: dict[tuple[str, Any, Any], tuple[str, tuple[int, ...]]] = {
     ("L", 1, 1): ("u1", (8,)),
     ("P", 3, 1): ("u1", (8,)),
     ("I;16", 1, 1): ("<u2", (16,)),
@@ -468,7 +469,7 @@ def _stretch(a: np.ndarray, dtype: type) -> np.ndarray:
 
 def _tiff_tags(im: Image.Image) -> dict[int, Any]:
     tags: dict[int, Any] = {}
-    ifd = im.tag_v2
+    ifd = cast(TiffImagePlugin.TiffImageFile, im).tag_v2
     for tag in list(ifd.keys()):
         try:
             tags[tag] = ifd[tag]

@@ -138,10 +138,10 @@ def process_partition(files: Iterable[ImageFile], config: PipelineConfig) -> Cou
     return counters
 
 
-def partition_runner(config: PipelineConfig) -> Callable[[Iterator[ImageFile]], Iterator[Counters]]:
+def partition_runner(config: PipelineConfig) -> Callable[[Iterable[ImageFile]], Iterator[Counters]]:
     """The ``mapPartitions`` function: yields one ``Counters`` per partition."""
 
-    def run(files: Iterator[ImageFile]) -> Iterator[Counters]:
+    def run(files: Iterable[ImageFile]) -> Iterator[Counters]:
         _quiet_logging()
         yield process_partition(files, config)
 

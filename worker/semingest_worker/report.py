@@ -31,7 +31,9 @@ def run_and_report(
     out = out or sys.stdout
     err = err or sys.stderr
     if run is None:
-        from .job import run_job as run
+        from .job import run_job
+
+        run = run_job
     try:
         summary = run(config, spark=spark, progress=progress, progress_stream=err)
     except RunError as exc:

@@ -166,7 +166,7 @@ def _texture(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
                 [pts.astype(np.int32)],
                 False,
                 float(rng.uniform(0.3, 1.0)),
-                int(rng.integers(1, 14 * scale + 2)),
+                int(rng.integers(1, int(14 * scale + 2))),
                 cv2.LINE_AA,
             )
     if kind == "grains":
@@ -848,7 +848,7 @@ def generate_corpus(
             originals = [img for part in pool.map(_make_chunk, jobs) for img in part]
     else:
         originals = _make_chunk((out, list(range(n_orig)), seed, size, chosen))
-    sources = plan_rng.integers(0, n_orig, n_dup) if n_dup else []
+    sources: Sequence[int] = plan_rng.integers(0, n_orig, n_dup).tolist() if n_dup else []
     duplicates = [_make_duplicate(out, n_orig + k, originals[int(s)]) for k, s in enumerate(sources)]
     return originals + duplicates
 

@@ -107,8 +107,12 @@ def table_counts(conn: sa.Connection) -> dict[str, int]:
 
 def database_summary(conn: sa.Connection, *, last_runs: int = 5) -> dict[str, Any]:
     """Images ok/failed, files, duplicates, per-vendor counts and the last runs (for ``semingest summary``)."""
-    ok_failed = dict(conn.execute(sa.select(im.c.status, sa.func.count()).group_by(im.c.status)).all())
-    file_status = dict(conn.execute(sa.select(f.c.status, sa.func.count()).group_by(f.c.status)).all())
+    ok_failed: dict[str, int] = dict(
+        conn.execute(sa.select(im.c.status, sa.func.count()).group_by(im.c.status)).all()
+    )
+    file_status: dict[str, int] = dict(
+        conn.execute(sa.select(f.c.status, sa.func.count()).group_by(f.c.status)).all()
+    )
     undecodable = int(conn.execute(sa.select(sa.func.count()).where(f.c.image_hash.is_(None))).scalar_one())
     ps = schema.pixel_size
     ins = schema.instrument_meta
@@ -155,7 +159,7 @@ def database_summary(conn: sa.Connection, *, last_runs: int = 5) -> dict[str, An
         .order_by(runs.c.started_at.desc(), runs.c.id)
         .limit(last_runs)
     ).all()
-    inference_models = dict(
+    inference_models: dict[str, int] = dict(
         conn.execute(
             sa.select(schema.inference.c.model_id, sa.func.count()).group_by(schema.inference.c.model_id)
         ).all()

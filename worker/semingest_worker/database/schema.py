@@ -32,6 +32,8 @@ text round-trips byte for byte and compares by code point, as on SQLite.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
@@ -42,7 +44,7 @@ from ..records import INSTRUMENT_FIELDS, FieldKind, FieldSpec
 
 metadata = sa.MetaData()
 
-_MYSQL_OPTS = {
+_MYSQL_OPTS: dict[str, Any] = {
     "mysql_engine": "InnoDB",
     "mysql_charset": "utf8mb4",
     "mysql_collate": "utf8mb4_bin",

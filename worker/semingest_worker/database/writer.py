@@ -216,19 +216,25 @@ class ImageWriter:
         conn.execute(self._upsert(dialect, schema.image_files), files)
         # Files that now hold other pixels: their old image may have lost its canonical file.
         lost = {h for row in files if (h := before.get(row["path_key"])) and h != row["image_hash"]}
-        self._write_images(conn, dialect, [r for r in rows if r.image is not None])
+        self._write_images(conn, dialect, [(r, r.image) for r in rows if r.image is not None])
         if lost:
             canonical.reelect(conn, lost)
 
-    def _write_images(self, conn: sa.Connection, dialect: str, decoded: list[ImageRows]) -> None:
+    def _write_images(
+        self, conn: sa.Connection, dialect: str, decoded: list[tuple[ImageRows, dict[str, Any]]]
+    ) -> None:
+        """The ``images`` rows (``decoded``: each result's rows with its image row), then the
+        metadata rows of the results whose file is their image's canonical file."""
         if not decoded:
             return
-        image_rows = sorted((r.image for r in decoded), key=lambda row: (row["image_hash"], row["path"]))
+        image_rows = sorted(
+            (image for _r, image in decoded), key=lambda row: (row["image_hash"], row["path"])
+        )
         conn.execute(self._canonical_upsert(dialect), image_rows)
-        canonical = _canonical_paths(conn, {r.image_hash for r in decoded})
+        canonical_path = _canonical_paths(conn, {image["image_hash"] for _r, image in decoded})
         per_table: dict[str, list[dict[str, Any]]] = {}
-        for r in decoded:
-            if canonical.get(r.image_hash) != r.path:
+        for r, image in decoded:
+            if canonical_path.get(image["image_hash"]) != r.path:
                 continue  # a duplicate of an image whose canonical file is another path
             for table_name, row in r.dependents.items():
                 per_table.setdefault(table_name, []).append(row)

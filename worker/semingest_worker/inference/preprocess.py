@@ -112,10 +112,10 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
         values = image.astype(np.float64, copy=False)
         if not np.isfinite(values).all():
             raise ImageConversionError("image has NaN or infinite pixel values")
-        low, high = float(values.min()), float(values.max())
-        if low >= 0.0 and high <= 1.0:
+        lowest, highest = float(values.min()), float(values.max())
+        if lowest >= 0.0 and highest <= 1.0:
             return np.rint(values * 255.0).astype(np.uint8)
-        return _stretch(values, low, high)
+        return _stretch(values, lowest, highest)
     raise ImageConversionError(f"unsupported pixel type {dtype}")
 
 
