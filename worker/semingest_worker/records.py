@@ -205,7 +205,6 @@ class ImageResult:
     classification: Classification | None = None
     inference_error: str | None = None  # why the model could not classify this image
     thumbnail: Thumbnail | None = None
-    stage_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def vendor(self) -> str | None:

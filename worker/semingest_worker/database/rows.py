@@ -266,7 +266,7 @@ def build_rows(result: ImageResult, *, model_id: str | None, written_at: datetim
     if result.thumbnail is not None:
         rows.dependents["thumbnails"] = thumbnail_row(h, result) | {"semingest_version": version}
     cls = result.classification
-    inference_error = getattr(result, "inference_error", None)
+    inference_error = result.inference_error
     if model_id is not None and (cls is not None or inference_error):
         rows.dependents["inference"] = {
             "image_hash": h,
