@@ -181,36 +181,42 @@ def summarise(ctx: RunContext, state: RunState, status: RunStatus, error: str | 
     plan = state.plan
     if plan is None:
         return summary
-    counters = state.execution.counters if state.execution is not None else None
-    processed = counters.processed if counters is not None else 0
+    execution = state.execution or Execution(Counters(), partitions=0)  # nothing to do: no Spark
+    counters = execution.counters
     summary = replace(
         summary,
         discovered=plan.discovered,
         skipped=plan.skipped,
-        processed=processed,
-        failed=counters.failed if counters is not None else 0,
+        processed=counters.processed,
+        failed=counters.failed,
         unreadable=plan.unreadable[:UNREADABLE_SAMPLE],
     )
-    if status != "succeeded":
+    if status != "succeeded" or state.totals is None:
         return summary
-    assert state.totals is not None
-    done = counters if counters is not None else Counters()
-    inference = state.inference
+    return _with_outcome(summary, plan, execution, state.totals, seconds)
+
+
+def _with_outcome(
+    summary: RunSummary, plan: Plan, execution: Execution, totals: Totals, seconds: float
+) -> RunSummary:
+    """What only a run that got through every phase reports."""
+    counters = execution.counters
+    inference = summary.inference
     if inference is not None and inference.status == "done":
-        inference = replace(inference, classified=sum(v["images"] for v in done.per_vendor.values()))
+        inference = replace(inference, classified=sum(v["images"] for v in counters.per_vendor.values()))
     return replace(
         summary,
         inference=inference,
-        pruned_images=state.totals.pruned_images or None,
-        duplicates=state.totals.duplicates,
+        pruned_images=totals.pruned_images or None,
+        duplicates=totals.duplicates,
         changed=plan.changed,
-        images_per_second=round(processed / seconds, 3) if seconds > 0 else None,
-        stage_seconds={k: round(v, 3) for k, v in done.stage_seconds.items()},
-        per_vendor=dict(sorted(done.per_vendor.items())),
-        partitions=state.execution.partitions if state.execution is not None else 0,
-        database_retries=done.database_retries,
-        rejected_by_database=done.rejected_by_database,
-        failures=dict(sorted(done.failures.items())),
+        images_per_second=round(counters.processed / seconds, 3) if seconds > 0 else None,
+        stage_seconds={k: round(v, 3) for k, v in counters.stage_seconds.items()},
+        per_vendor=dict(sorted(counters.per_vendor.items())),
+        partitions=execution.partitions,
+        database_retries=counters.database_retries,
+        rejected_by_database=counters.rejected_by_database,
+        failures=dict(sorted(counters.failures.items())),
     )
 
 

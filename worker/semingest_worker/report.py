@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from .config import JobConfig
 from .phases import RunError
-from .summary import RunSummary
+from .summary import InferenceSummary, RunSummary
 
 FAILURES_LISTED = 10
 
@@ -60,23 +60,31 @@ def vendor_line(vendor: str, counts: Mapping[str, int]) -> str:
 
 
 def format_run_summary(s: RunSummary) -> str:
+    c = s.counts()
     lines = [
         f"run {s.run_id}: {s.status} in {s.seconds or 0:.1f} s ({s.images_per_second or 0:.1f} images/s)",
-        f"  discovered {s.discovered or 0}, skipped {s.skipped or 0} (already ingested), "
-        f"processed {s.processed or 0}, failed {s.failed or 0}, duplicates {s.duplicates or 0}",
+        f"  discovered {c['discovered']}, skipped {c['skipped']} (already ingested), "
+        f"processed {c['processed']}, failed {c['failed']}, duplicates {c['duplicates']}",
     ]
     if s.stage_seconds:
         lines.append("  seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in s.stage_seconds.items()))
-    lines += [vendor_line(vendor, c) for vendor, c in (s.per_vendor or {}).items()]
-    if s.inference is not None and s.inference.status == "skipped":
-        lines.append(f"  inference: skipped ({s.inference.reason})")
-    elif s.inference is not None:
-        lines.append(f"  inference: model {s.inference.model_id}")
-    failures = s.failures or {}
-    lines += [f"  failed: {path}: {reason}" for path, reason in list(failures.items())[:FAILURES_LISTED]]
-    if len(failures) > FAILURES_LISTED or (s.failed or 0) > len(failures):
-        lines.append(f"  ... {s.failed or 0} failed in all (the image_files rows with status 'failed')")
-    return "\n".join(lines)
+    lines += [vendor_line(vendor, counts) for vendor, counts in (s.per_vendor or {}).items()]
+    if s.inference is not None:
+        lines.append(_inference_line(s.inference))
+    return "\n".join(lines + _failure_lines(s.failures or {}, c["failed"]))
+
+
+def _inference_line(inference: InferenceSummary) -> str:
+    if inference.status == "skipped":
+        return f"  inference: skipped ({inference.reason})"
+    return f"  inference: model {inference.model_id}"
+
+
+def _failure_lines(failures: Mapping[str, str], failed: int) -> list[str]:
+    lines = [f"  failed: {path}: {reason}" for path, reason in list(failures.items())[:FAILURES_LISTED]]
+    if len(failures) > FAILURES_LISTED or failed > len(failures):
+        lines.append(f"  ... {failed} failed in all (the image_files rows with status 'failed')")
+    return lines
 
 
 def format_database_summary(data: Mapping[str, Any], where: str) -> str:
