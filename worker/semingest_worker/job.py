@@ -16,6 +16,7 @@ import os
 import re
 import time
 import uuid
+from dataclasses import replace
 from typing import Any, TextIO
 
 from . import database as db
@@ -97,11 +98,7 @@ def _record(ctx: RunContext, state: RunState, status: RunStatus, error: str | No
         error=error,
         summary=summary.to_dict(),
     )
-    if note is not None:
-        from dataclasses import replace
-
-        summary = replace(summary, record_error=note)
-    return summary
+    return replace(summary, record_error=note) if note is not None else summary
 
 
 _OUR_ERRORS = ("DatabaseUnavailableError", "RunError", "ModelLoadError")
