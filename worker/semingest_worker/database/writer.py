@@ -279,11 +279,11 @@ def upsert_statement(dialect: str, table: sa.Table, update: Iterable[str] | None
     keys = [c.name for c in table.primary_key]
     columns = list(update) if update is not None else [c.name for c in table.columns if c.name not in keys]
     if dialect == "sqlite":
-        ins = sqlite_dialect.insert(table)
-        return ins.on_conflict_do_update(index_elements=keys, set_={c: ins.excluded[c] for c in columns})
+        lite = sqlite_dialect.insert(table)
+        return lite.on_conflict_do_update(index_elements=keys, set_={c: lite.excluded[c] for c in columns})
     if dialect in ("mysql", "mariadb"):
-        ins = mysql_dialect.insert(table)
-        return ins.on_duplicate_key_update({c: ins.inserted[c] for c in columns})
+        my = mysql_dialect.insert(table)
+        return my.on_duplicate_key_update({c: my.inserted[c] for c in columns})
     raise ValueError(f"unsupported database dialect {dialect!r}")
 
 
@@ -303,22 +303,22 @@ def canonical_images_upsert(dialect: str) -> Any:
     table = schema.images
     columns = [c.name for c in table.columns if c.name != "image_hash"]
     if dialect == "sqlite":
-        ins = sqlite_dialect.insert(table)
-        return ins.on_conflict_do_update(
+        lite = sqlite_dialect.insert(table)
+        return lite.on_conflict_do_update(
             index_elements=["image_hash"],
-            set_={c: ins.excluded[c] for c in columns},
-            where=_canonical_wins(ins.excluded, table),
+            set_={c: lite.excluded[c] for c in columns},
+            where=_canonical_wins(lite.excluded, table),
         )
     if dialect in ("mysql", "mariadb"):
-        ins = mysql_dialect.insert(table)
-        wins = _canonical_wins(ins.inserted, table)
+        my = mysql_dialect.insert(table)
+        wins = _canonical_wins(my.inserted, table)
         # MySQL evaluates the assignments left to right and later ones see earlier results, so
         # ``path`` and ``canonical_rank`` go last, in this order: every other column compares
         # against the old row; ``path`` too; then ``canonical_rank`` sees the new path, which
         # equals the written one exactly when the written file won (the first clause).
         ordered = [c for c in columns if c not in ("path", "canonical_rank")] + ["path", "canonical_rank"]
-        return ins.on_duplicate_key_update(
-            [(c, sa.case((wins, ins.inserted[c]), else_=table.c[c])) for c in ordered]
+        return my.on_duplicate_key_update(
+            [(c, sa.case((wins, my.inserted[c]), else_=table.c[c])) for c in ordered]
         )
     raise ValueError(f"unsupported database dialect {dialect!r}")
 
