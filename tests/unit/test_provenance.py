@@ -7,9 +7,10 @@ import hashlib
 import pytest
 import sqlalchemy as sa
 
+from semingest_api.stages import Stage
 from semingest_worker.database import ImageWriter, create_engine, create_schema, queries, schema
 from semingest_worker.identity import path_key
-from semingest_worker.provenance import READER_VERSIONS, Stage, reader_version, reader_versions
+from semingest_worker.provenance import READER_VERSIONS, VERSIONED_STAGES, reader_version, reader_versions
 from semingest_worker.records import ImageFile, ImageResult, InstrumentMeta, MetadataResult, ScaleBarReading
 
 
@@ -42,7 +43,7 @@ def test_only_canonical_files_of_images_with_rows_from_another_reader_are_redone
     with engine.begin() as conn:
         everything = set(queries.known_files(conn, "/d"))
         assert everything == {path_key(p) for p in ("/d/a.tif", "/d/b.tif", "/d/z-copy-of-a.tif")}
-        for stage in Stage:  # all rows current: nothing to redo
+        for stage in VERSIONED_STAGES:  # all rows current: nothing to redo
             assert set(queries.known_files(conn, "/d", reprocess=(stage,))) == everything
         conn.execute(
             sa.update(schema.pixel_size)
@@ -61,8 +62,11 @@ def test_only_canonical_files_of_images_with_rows_from_another_reader_are_redone
 
 
 def test_reader_versions_name_their_stage() -> None:
-    assert set(READER_VERSIONS) == set(Stage)
+    assert set(READER_VERSIONS) == set(VERSIONED_STAGES) == set(schema.READER_STAGE_TABLES)
+    assert set(VERSIONED_STAGES) <= set(Stage)  # the pipeline's stages, one definition
     assert reader_version("scalebar") == f"scalebar/{READER_VERSIONS[Stage.SCALEBAR]}"
-    assert reader_versions() == {s.value: reader_version(s) for s in Stage}
+    assert reader_versions() == {s.value: reader_version(s) for s in VERSIONED_STAGES}
     with pytest.raises(ValueError, match="ocr"):
         reader_version("ocr")
+    with pytest.raises(ValueError, match="the decode stage has no reader version"):
+        reader_version("decode")

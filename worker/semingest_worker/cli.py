@@ -28,10 +28,11 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from semingest_api import semingest_version
+from semingest_api.stages import Stage
 
 from . import datacli
 from .dbopts import DatabaseOptionError, add_database_options, database_url
-from .provenance import Stage
+from .provenance import VERSIONED_STAGES
 
 if TYPE_CHECKING:
     from .config import JobConfig
@@ -117,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--stage",
         action="append",
-        choices=[s.value for s in Stage],
+        choices=[s.value for s in VERSIONED_STAGES],
         help="with --reprocess: the stage(s) to check (repeatable; default: every stage the run runs)",
     )
 

@@ -42,7 +42,7 @@ class JobConfig:
     app_name: str = "semingest"
     inference_skipped_because: str = "no model given"  # what the summary says when model is None
     faults: FaultPlan | None = None  # tests only (see ``faults``)
-    # Stages whose rows from an older reader are re-extracted (``--reprocess``; provenance.Stage values).
+    # Stages whose rows from an older reader are re-extracted (``--reprocess``; provenance.VERSIONED_STAGES).
     reprocess: tuple[str, ...] = ()
 
     @classmethod

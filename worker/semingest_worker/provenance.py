@@ -11,36 +11,33 @@ The stored value is ``"<stage>/<number>"`` (e.g. ``metadata/1``), compared for e
 
 from __future__ import annotations
 
-import enum
 from functools import cache
 
 from semingest_api import semingest_version as _distribution_version
+from semingest_api.stages import Stage
 
-
-class Stage(enum.StrEnum):
-    """The stages whose rows carry a reader version (``--reprocess --stage``)."""
-
-    METADATA = "metadata"
-    SCALEBAR = "scalebar"
-    INFERENCE = "inference"
-
-
+# The stages whose rows carry a reader version (``--reprocess --stage``); decoding and the
+# database write extract nothing of their own.
 READER_VERSIONS: dict[Stage, int] = {
     Stage.METADATA: 1,  # exif_meta, instrument_meta
     Stage.SCALEBAR: 1,  # pixel_size
     Stage.INFERENCE: 1,  # inference (the model itself is inference.model_id)
 }
+VERSIONED_STAGES: tuple[Stage, ...] = tuple(READER_VERSIONS)
 
 
 def reader_version(stage: Stage | str) -> str:
     """The current reader version of ``stage`` as stored in ``reader_version`` columns."""
     stage = Stage(stage)
+    if stage not in READER_VERSIONS:
+        versioned = ", ".join(VERSIONED_STAGES)
+        raise ValueError(f"the {stage} stage has no reader version (stages with one: {versioned})")
     return f"{stage.value}/{READER_VERSIONS[stage]}"
 
 
 def reader_versions() -> dict[str, str]:
-    """Every stage's current reader version (for ``ingest_runs.reader_versions``)."""
-    return {stage.value: reader_version(stage) for stage in Stage}
+    """Every versioned stage's current reader version (for ``ingest_runs.reader_versions``)."""
+    return {stage.value: reader_version(stage) for stage in VERSIONED_STAGES}
 
 
 @cache

@@ -7,8 +7,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from semingest_api.stages import Stage
+
 from ..identity import display_path
-from ..provenance import Stage, reader_version
+from ..provenance import reader_version
 from . import schema
 
 f = schema.image_files

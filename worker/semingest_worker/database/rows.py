@@ -16,9 +16,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from semingest_api.stages import Stage
+
 from ..belief import believe
 from ..identity import display_path
-from ..provenance import Stage, reader_version, semingest_version
+from ..provenance import reader_version, semingest_version
 from ..records import INSTRUMENT_FIELDS, FieldKind, ImageResult, InstrumentMeta
 from . import schema
 

@@ -267,10 +267,10 @@ IMAGE_TABLES = (exif_meta, instrument_meta, pixel_size, inference, thumbnails)
 
 
 # The stage whose reader wrote each table's rows (``reader_version``).
-READER_STAGE_TABLES: dict[str, tuple[sa.Table, ...]] = {
-    "metadata": (exif_meta, instrument_meta),
-    "scalebar": (pixel_size,),
-    "inference": (inference,),
+READER_STAGE_TABLES: dict[Stage, tuple[sa.Table, ...]] = {
+    Stage.METADATA: (exif_meta, instrument_meta),
+    Stage.SCALEBAR: (pixel_size,),
+    Stage.INFERENCE: (inference,),
 }
 
 
