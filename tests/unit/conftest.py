@@ -1,7 +1,8 @@
 """tests/unit holds the pure, fast tests (``make test-fast``): no MariaDB server, no Spark.
 
 A test here that asks for the database server or a Spark session stops the collection with the
-test's name: it belongs in tests/integration.
+test's name (or, when it asks at run time through ``request.getfixturevalue``, fails with the same
+advice): it belongs in tests/integration.
 """
 
 from __future__ import annotations
@@ -29,3 +30,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "tests/unit is for pure tests (no MariaDB, no Spark); move these to tests/integration:\n  "
             + "\n  ".join(misplaced)
         )
+
+
+_MOVE = "tests/unit is for pure tests (no MariaDB, no Spark): move this test to tests/integration"
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> str:
+    """Shadows the MariaDB fixture for tests/unit (``mariadb_url`` depends on it)."""
+    pytest.fail(_MOVE)
+
+
+@pytest.fixture(scope="session")
+def spark() -> None:
+    """Shadows the Spark session fixture for tests/unit."""
+    pytest.fail(_MOVE)
