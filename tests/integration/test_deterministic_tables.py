@@ -52,7 +52,7 @@ def test_tables_do_not_depend_on_partitioning_or_order(mixed: Path, tmp_path: Pa
     summary = run_job(
         JobConfig(source=str(mixed), database_url=spark_url, partitions=9), spark=spark, progress=False
     )
-    assert summary["status"] == "succeeded"
+    assert summary.status == "succeeded"
     on_spark = _digests(spark_url)
     assert in_order["pixel_size"][0] >= 45  # synthetic + real images with a reading or a reason
     assert reversed_ == in_order
