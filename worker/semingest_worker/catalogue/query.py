@@ -21,6 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql import util as sa_util
 
+from semingest_api.stages import Stage
+
 from ..database import schema
 from .vocab import AGREEMENT_TOLERANCE, Agreement, Order, SortKey, reason_class
 
@@ -689,7 +691,7 @@ def run_list(conn: sa.Connection, *, limit: int = 100) -> list[dict[str, Any]]:
     for row in conn.execute(stmt).all():
         run = dict(row._mapping)
         summary = _json_object(run.pop("summary", None))
-        stages = {s: run.pop(f"{s}_seconds", None) for s in schema.RUN_STAGES}
+        stages = {s.value: run.pop(f"{s}_seconds", None) for s in Stage}
         for name, seconds in (summary.get("stage_seconds") or {}).items():
             if stages.get(name) is None and isinstance(seconds, int | float):
                 stages[name] = float(seconds)
