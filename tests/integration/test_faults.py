@@ -103,6 +103,15 @@ def _file_count(engine: sa.Engine) -> int:
         return 0  # tables not created yet
 
 
+def _select_count(url: str, run_id: str) -> int:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        files = schema.image_files
+        count = conn.execute(sa.select(sa.func.count()).where(files.c.run_id == run_id)).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
 def _runs(url: str) -> list:
     engine = create_engine(url)
     with engine.connect() as conn:
@@ -271,6 +280,9 @@ def test_database_down_past_the_deadline_fails_the_run_clearly_and_a_rerun_finis
     assert "database unreachable" in stderr and "retry deadline 4 s" in stderr
     (run,) = _runs(mariadb_url)
     assert run.status == "failed" and "database unreachable" in run.error and run.finished_at is not None
+    # It committed files before the outage, and says how many (issue 13 item 15: it said 0).
+    committed = _select_count(mariadb_url, run.id)
+    assert committed >= 10 and run.processed == committed
 
     again = subprocess.run(
         [*RUN, *args, "--json"], capture_output=True, text=True, timeout=600, env=_env(), cwd=REPO

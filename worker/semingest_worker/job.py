@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from . import database as db
 from .config import JobConfig
 from .database.runs import RunBook
-from .phases import PHASES, RunContext, RunError, RunState, summarise
+from .phases import PHASES, RunContext, RunError, RunState, committed_counts, summarise
 from .reporting import RunProgress, StatusSink, status_sink_for
 from .summary import RunStatus, RunSummary
 
@@ -98,7 +98,16 @@ def _record(ctx: RunContext, state: RunState, status: RunStatus, error: str | No
         error=error,
         summary=summary.to_dict(),
     )
-    return replace(summary, record_error=note) if note is not None else summary
+    if note is not None:
+        return replace(summary, record_error=note)
+    if status == "failed" and state.plan is not None and state.execution is None and state.plan.todo:
+        # The execute phase failed part way (maybe with the database down at that moment): now that
+        # the outcome is recorded, the database answers what the finished batches committed.
+        processed, failed = committed_counts(ctx)
+        summary = replace(
+            summary, processed=max(summary.processed or 0, processed), failed=max(summary.failed or 0, failed)
+        )
+    return summary
 
 
 _OUR_ERRORS = ("DatabaseUnavailableError", "RunError", "ModelLoadError")

@@ -196,6 +196,16 @@ def summarise(ctx: RunContext, state: RunState, status: RunStatus, error: str | 
     return _with_outcome(summary, plan, execution, state.totals, seconds)
 
 
+def committed_counts(ctx: RunContext) -> tuple[int, int]:
+    """(files, failed files) this run wrote, read back (0, 0 when the database is unreachable)."""
+    try:
+        with ctx.engine.connect() as conn:
+            return queries.run_file_counts(conn, ctx.run_id)
+    except Exception:  # noqa: BLE001 - a failed run's summary must not fail too
+        log.warning("cannot count the files run %s committed", ctx.run_id, exc_info=True)
+        return 0, 0
+
+
 def _with_outcome(
     summary: RunSummary, plan: Plan, execution: Execution, totals: Totals, seconds: float
 ) -> RunSummary:

@@ -206,6 +206,13 @@ def finish_run(
     if status not in ("succeeded", "failed"):
         raise ValueError(f"a run finishes 'succeeded' or 'failed', not {status!r}")
     now = now_utc()
+    counters = _counter_values(counts)
+    if status == "failed":
+        # A run that failed part way committed what its finished batches wrote: count that, not
+        # what the driver heard of before it failed (often nothing).
+        files, failed = queries.run_file_counts(conn, run_id)
+        counters["processed"] = max(counters.get("processed", 0), files)
+        counters["failed"] = max(counters.get("failed", 0), failed)
     values = {
         "status": status,
         "finished_at": now,
@@ -213,7 +220,7 @@ def finish_run(
         "seconds": number(seconds),
         "error": text(error),
         "summary": to_json(summary) if summary is not None else None,
-        **_counter_values(counts),
+        **counters,
         **_stage_values(stage_seconds),
     }
     conn.execute(sa.update(runs).where(runs.c.id == run_id).values(**values))
