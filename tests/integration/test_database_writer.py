@@ -166,6 +166,7 @@ def test_batch_writes_every_table_and_rewriting_it_adds_nothing(db_url: str) -> 
         "inference": 40,
         "thumbnails": 40,
         "ingest_runs": 0,
+        "ocr_labels": 0,
     }
     assert _counts(db_url) == expected
     before = _digests(db_url)

@@ -18,6 +18,7 @@ The fault-tolerance tests inject faults through ``PipelineConfig.faults`` (see `
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -60,6 +61,8 @@ class PipelineConfig:
     compute_batch: int = 32  # images decoded and held at once
     compute_batch_pixels: int = 64_000_000
     faults: FaultPlan | None = None  # tests only (see ``faults``)
+    persist_labels: bool = True  # keep scale-bar label readings in ``ocr_labels`` (see label_store)
+    threads_per_worker: int = 1  # OpenCV/OpenMP threads per Python worker (0: the libraries' default)
 
 
 @dataclass
@@ -108,14 +111,23 @@ class _Work:
 
 def process_partition(files: Iterable[ImageFile], config: PipelineConfig) -> Counters:
     """Ingest ``files`` (a stream) and return the partition's counters."""
+    from . import label_store
     from .database import ImageWriter
 
+    limit_threads(config.threads_per_worker)
     counters = Counters()
     classifier = _classifier(config)
     faults = config.faults.armed() if config.faults is not None else NO_FAULTS
-    with ImageWriter(
+    writer = ImageWriter(
         config.database_url, model_id=config.model_id, retry_deadline_seconds=config.retry_deadline_seconds
-    ) as writer:
+    )
+    # the label store shares the writer's connection (one per partition); it is flushed first
+    store = (
+        label_store.DatabaseLabelStore(config.database_url, connect=writer.shared_connection)
+        if config.persist_labels
+        else None
+    )
+    with writer, label_store.installed(store):
         pending: list[ImageResult] = []
         batch: list[_Work] = []
         batch_pixels = 0
@@ -136,6 +148,22 @@ def process_partition(files: Iterable[ImageFile], config: PipelineConfig) -> Cou
             _flush(writer, pending[start : start + config.batch_size], counters)
         counters.database_connections += writer.connections_opened
     return counters
+
+
+def limit_threads(threads: int) -> None:
+    """One compute thread per Python worker: Spark (or the inline pool) runs one worker per core,
+    and OpenCV's and OpenMP's own pools on top of that make the workers fight over the cores."""
+    if threads <= 0:
+        return
+    os.environ["OMP_THREAD_LIMIT"] = str(threads)  # Tesseract (a child process, or libtesseract)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    try:
+        import cv2
+
+        if cv2.getNumThreads() != threads:
+            cv2.setNumThreads(threads)
+    except ImportError:  # pragma: no cover - cv2 is a worker dependency
+        pass
 
 
 def partition_runner(config: PipelineConfig) -> Callable[[Iterable[ImageFile]], Iterator[Counters]]:

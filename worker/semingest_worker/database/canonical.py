@@ -83,18 +83,15 @@ def reelect(conn: sa.Connection, hashes: Collection[str]) -> int:
 
 def mark_vanished(conn: sa.Connection, root: str, listed_keys: Collection[str], run_id: str) -> int:
     """Mark files under ``root`` that were not listed and do not exist as missing; returns how many."""
-    from ..identity import display_path
+    from .queries import under_folder
 
-    prefix = display_path(root.rstrip("/") + "/")
-    rows = conn.execute(
-        sa.select(f.c.path_key, f.c.path, f.c.image_hash).where(
-            f.c.path.startswith(prefix, autoescape=True), f.c.status != MISSING
-        )
-    ).all()
     listed = set(listed_keys)
-    gone = [
-        (key, h) for key, path, h in rows if key not in listed and not os.path.lexists(undisplay_path(path))
-    ]
+    stored = conn.execute(sa.select(f.c.path_key).where(under_folder(root), f.c.status != MISSING))
+    unlisted = [key for (key,) in stored if key not in listed]  # keys only: paths of these few
+    gone = []
+    for chunk in _chunks(unlisted):
+        rows = conn.execute(sa.select(f.c.path_key, f.c.path, f.c.image_hash).where(f.c.path_key.in_(chunk)))
+        gone += [(key, h) for key, path, h in rows if not os.path.lexists(undisplay_path(path))]
     for chunk in _chunks(key for key, _ in gone):
         conn.execute(
             sa.update(f)

@@ -17,6 +17,19 @@ f = schema.image_files
 im = schema.images
 
 
+def under_folder(root: str) -> sa.ColumnElement[bool]:
+    """``image_files.path`` is under the folder ``root``: a range on ``ix_image_files_path``.
+
+    ``'R/' <= path < 'R0'`` holds exactly for the paths that start with ``R/`` ('0' follows '/'),
+    and, unlike ``LIKE 'R/%'``, every backend reads it from the index (SQLite's LIKE is case
+    insensitive and never uses an index; MariaDB's prefix index serves a range). The ``LIKE``
+    stays as the exact test on the rows the range returns.
+    """
+    prefix = display_path(root.rstrip("/") + "/")
+    upper = prefix[:-1] + chr(ord("/") + 1)
+    return sa.and_(f.c.path >= prefix, f.c.path < upper, f.c.path.startswith(prefix, autoescape=True))
+
+
 def known_files(
     conn: sa.Connection, root: str, model_id: str | None = None, reprocess: Sequence[str] = ()
 ) -> dict[str, tuple[int, int, str | None]]:
@@ -29,9 +42,8 @@ def known_files(
     one (``provenance``) counts as not ingested, so the run re-extracts it; duplicates and images
     whose rows are current are left alone.
     """
-    prefix = display_path(root.rstrip("/") + "/")
     stmt = sa.select(f.c.path_key, f.c.size, f.c.mtime_ns, f.c.sidecar_stamp).where(
-        f.c.path.startswith(prefix, autoescape=True), f.c.status != "missing"
+        under_folder(root), f.c.status != "missing"
     )
     if model_id is not None:
         inf = schema.inference
@@ -195,7 +207,7 @@ def content_digests(conn: sa.Connection) -> dict[str, tuple[int, str]]:
 
     out: dict[str, tuple[int, str]] = {}
     for table in schema.ALL_TABLES:
-        if table is schema.ingest_runs:
+        if table in (schema.ingest_runs, schema.ocr_labels):  # the run log and a cache, not content
             continue
         columns = [c for c in table.columns if c.name not in VOLATILE_COLUMNS]
         order = [c for c in table.primary_key]

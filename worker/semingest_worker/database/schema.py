@@ -89,6 +89,9 @@ image_files = sa.Table(
     _semingest_version(),
     sa.Index("ix_image_files_image_hash", "image_hash"),
     sa.Index("ix_image_files_run_id", "run_id", "status"),
+    # The skip check and the vanished-file check read the files under a source folder as a range
+    # on this index (see ``queries.under_folder``); MySQL/MariaDB index the first 255 characters.
+    sa.Index("ix_image_files_path", "path", mysql_length=255, mariadb_length=255),
     **_MYSQL_OPTS,
 )
 
@@ -261,7 +264,30 @@ ingest_runs = sa.Table(
     **_MYSQL_OPTS,
 )
 
-ALL_TABLES = (image_files, images, exif_meta, instrument_meta, pixel_size, inference, thumbnails, ingest_runs)
+# Scale-bar label readings, kept across runs and executors (see ``label_store``): a crop read once
+# is never read again. ``crop_key`` names the reader (engine, model, settings) and the crop's pixels,
+# so a stored text is what a fresh reading of that crop gives.
+ocr_labels = sa.Table(
+    "ocr_labels",
+    metadata,
+    sa.Column("crop_key", HASH, primary_key=True, comment="hex digest of the reader and the crop"),
+    sa.Column("text", SHORT, nullable=False),
+    sa.Column("confidence", sa.Integer, comment="the reader's confidence 0..100 (NULL: not given)"),
+    sa.Column("created_at", TIMESTAMP, nullable=False),
+    **_MYSQL_OPTS,
+)
+
+ALL_TABLES = (
+    image_files,
+    images,
+    exif_meta,
+    instrument_meta,
+    pixel_size,
+    inference,
+    thumbnails,
+    ingest_runs,
+    ocr_labels,
+)
 # Tables keyed by image_hash that hold the canonical file's values.
 IMAGE_TABLES = (exif_meta, instrument_meta, pixel_size, inference, thumbnails)
 

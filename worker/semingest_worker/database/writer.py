@@ -287,6 +287,18 @@ def upsert_statement(dialect: str, table: sa.Table, update: Iterable[str] | None
     raise ValueError(f"unsupported database dialect {dialect!r}")
 
 
+def insert_ignore_statement(dialect: str, table: sa.Table) -> Any:
+    """``INSERT`` that keeps an existing row with the same key (a no-op update on MySQL/MariaDB:
+    ``INSERT IGNORE`` would also turn data errors into warnings)."""
+    if dialect == "sqlite":
+        return sqlite_dialect.insert(table).on_conflict_do_nothing()
+    if dialect in ("mysql", "mariadb"):
+        key = table.primary_key.columns.values()[0].name
+        ins = mysql_dialect.insert(table)
+        return ins.on_duplicate_key_update({key: table.c[key]})
+    raise ValueError(f"unsupported database dialect {dialect!r}")
+
+
 def _canonical_wins(new: Any, table: sa.Table) -> Any:
     """The written file becomes (or stays) canonical: it is the canonical file itself (re-ingested),
     or it ranks better, or it ranks the same with a smaller path."""

@@ -12,7 +12,9 @@ a label a few milliseconds. It is the library that the Debian ``tesseract-ocr`` 
 whitelist can change per crop (numbers are read as digits only, units from a closed set).
 
 ``LABEL_CACHE`` (a per-process LRU keyed by the recognition kind and a digest of the crop)
-answers repeated crops (facilities reuse the same magnifications) without Tesseract.
+answers repeated crops (facilities reuse the same magnifications) without Tesseract, and
+``label_store`` (readings kept in the database across runs and executors, keyed by the reader's
+identity ``reader_id()`` and the same digest) answers those any earlier run or executor read.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
+
+from .. import label_store
 
 LIBRARY_NAMES = ("libtesseract.so.5", "libtesseract.so", "libtesseract.5.dylib", "libtesseract.dylib")
 PSM_SINGLE_LINE = 7
@@ -116,6 +120,8 @@ class _Engine:
         if lib is None:
             raise TesseractError("libtesseract is not installed (Debian: apt-get install tesseract-ocr)")
         vp, cp, ci = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int
+        lib.TessVersion.restype = cp
+        self.version = (lib.TessVersion() or b"unknown").decode("ascii", errors="replace")
         lib.TessBaseAPICreate.restype = vp
         lib.TessBaseAPIInit2.argtypes = [vp, cp, cp, ci]
         lib.TessBaseAPIInit2.restype = ci
@@ -200,9 +206,20 @@ def recognize(crop: np.ndarray, kind: Kind = Kind.TEXT) -> Recognition:
     cached = LABEL_CACHE.get(key)
     if cached is not None:
         return cached
-    result = _engine().recognize(crop, kind)
+    stored = label_store.lookup(reader_id(), key)
+    if stored is not None:
+        result = Recognition(stored.text, stored.confidence if stored.confidence is not None else 0)
+    else:
+        result = _engine().recognize(crop, kind)
+        label_store.remember(reader_id(), key, label_store.StoredLabel(result.text, result.confidence))
     LABEL_CACHE.put(key, result)
     return result
+
+
+def reader_id() -> str:
+    """What reads the labels, for readings kept across runs: libtesseract's version and the
+    settings every recognition uses (the kind, with its whitelist, is in the crop's digest)."""
+    return f"libtesseract:{_engine().version}:eng:oem{OEM_LSTM_ONLY}:psm{PSM_SINGLE_LINE}:dpi{SOURCE_DPI}"
 
 
 def read_labels(crops: Sequence[np.ndarray], kind: Kind = Kind.TEXT) -> list[str]:

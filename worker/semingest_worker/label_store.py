@@ -1,0 +1,176 @@
+"""Scale-bar label readings kept across runs and executors: the ``ocr_labels`` table.
+
+A facility's images repeat the same few labels (magnifications), and reading a label costs
+Tesseract milliseconds where looking it up costs a fraction of one. The per-process LRU of the
+OCR starts empty in every run and every Python worker; this store does not: a crop read once, by
+any executor of any run, is looked up by every later one.
+
+The OCR sees two functions and nothing of the database:
+
+* ``lookup(reader, digest)``: the stored reading of that crop by that reader, or None;
+* ``remember(reader, digest, label)``: keep a fresh reading.
+
+``reader`` names what produced the text (engine, version, model, settings) and ``digest`` the
+crop's pixels (and recognition kind), so a stored text is exactly what a fresh reading of that
+crop by that reader gives; a new Tesseract or new settings read everything afresh. Without an
+installed store (a unit test, the OCR alone) both are no-ops. ``process_partition`` installs a
+``DatabaseLabelStore`` for its partition (``installed``).
+
+A store failure (database down, table missing) never fails an image: the store is switched off
+for the rest of the partition and the labels are read by Tesseract as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+FLUSH_EVERY = 32  # new readings written per INSERT
+
+
+@dataclass(frozen=True)
+class StoredLabel:
+    text: str
+    confidence: int | None = None
+
+
+class LabelStore(Protocol):
+    def get(self, key: str) -> StoredLabel | None: ...
+
+    def put(self, key: str, label: StoredLabel) -> None: ...
+
+
+def label_key(reader: str, digest: bytes) -> str:
+    """The ``ocr_labels.crop_key`` of a crop ``digest`` read by ``reader`` (64 hex digits)."""
+    h = hashlib.blake2b(digest_size=32)
+    h.update(reader.encode("utf-8"))
+    h.update(b"\0")
+    h.update(digest)
+    return h.hexdigest()
+
+
+_STORE: LabelStore | None = None  # the store of the partition running in this process
+
+
+def lookup(reader: str, digest: bytes) -> StoredLabel | None:
+    store = _STORE
+    return None if store is None else store.get(label_key(reader, digest))
+
+
+def remember(reader: str, digest: bytes, label: StoredLabel) -> None:
+    store = _STORE
+    if store is not None:
+        store.put(label_key(reader, digest), label)
+
+
+@contextmanager
+def installed(store: LabelStore | None) -> Iterator[LabelStore | None]:
+    """Make ``store`` the process's label store while the block runs (then flush and remove it)."""
+    global _STORE
+    previous, _STORE = _STORE, store
+    try:
+        yield store
+    finally:
+        _STORE = previous
+        close = getattr(store, "close", None)
+        if callable(close):
+            close()
+
+
+class DatabaseLabelStore:
+    """``ocr_labels`` over one connection of its own (opened on first use, short transactions).
+
+    Reads are point lookups on the primary key; new readings are buffered and written
+    ``FLUSH_EVERY`` at a time as one multi-row insert that keeps an existing row (two executors
+    that read the same crop at once store the same text).
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.hits = 0
+        self.misses = 0
+        self.written = 0
+        self._engine = None
+        self._conn = None
+        self._pending: dict[str, StoredLabel] = {}
+        self._broken = False
+
+    def _connection(self):  # noqa: ANN202 - sqlalchemy.Connection
+        if self._conn is None:
+            from .database.engine import create_engine
+
+            self._engine = create_engine(self.url)
+            self._conn = self._engine.connect()
+        return self._conn
+
+    def get(self, key: str) -> StoredLabel | None:
+        if key in self._pending:
+            return self._pending[key]
+        if self._broken:
+            return None
+        import sqlalchemy as sa
+
+        from .database.schema import ocr_labels as t
+
+        try:
+            conn = self._connection()
+            with conn.begin():
+                row = conn.execute(sa.select(t.c.text, t.c.confidence).where(t.c.crop_key == key)).first()
+        except Exception as exc:  # noqa: BLE001 - a cache: read the label instead
+            self._give_up(exc)
+            return None
+        if row is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return StoredLabel(row.text, row.confidence)
+
+    def put(self, key: str, label: StoredLabel) -> None:
+        if self._broken:
+            return
+        self._pending[key] = label
+        if len(self._pending) >= FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending or self._broken:
+            self._pending.clear()
+            return
+        from .database.rows import now_utc
+        from .database.schema import ocr_labels as t
+        from .database.writer import insert_ignore_statement
+
+        now = now_utc()
+        rows = [
+            {"crop_key": k, "text": v.text[:255], "confidence": v.confidence, "created_at": now}
+            for k, v in self._pending.items()
+        ]
+        try:
+            conn = self._connection()
+            with conn.begin():
+                conn.execute(insert_ignore_statement(conn.dialect.name, t), rows)
+            self.written += len(rows)
+        except Exception as exc:  # noqa: BLE001 - a cache: the readings stand, only not kept
+            self._give_up(exc)
+        self._pending.clear()
+
+    def _give_up(self, exc: BaseException) -> None:
+        log.warning("label store off for this partition: %s: %s", type(exc).__name__, exc)
+        self._broken = True
+        self._pending.clear()
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            if self._conn is not None:
+                self._conn.close()
+            if self._engine is not None:
+                self._engine.dispose()
+            self._conn = self._engine = None
