@@ -1,6 +1,6 @@
 """The ``semingest`` command: run an ingest on local Spark, set up the database, make sample images.
 
-    semingest run PATH [--db URL] [--master local[N]] [--partitions N] [--json] [--model FILE ...]
+    semingest run PATH [--db URL] [--engine auto|local-spark|inline] [--master local[N]] [--json] [--model FILE ...]
     semingest db init|upgrade|check --db URL        (schema migrations; see datacli)
     semingest export --db URL --format FMT [filters] [-o FILE]
     semingest show PATH|HASH --db URL [--json]
@@ -58,6 +58,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="semingest", description="Ingest SEM images into a metadata database.")
     p.add_argument("--version", action="version", version=f"semingest {semingest_version()}")
@@ -68,6 +78,18 @@ def _parser() -> argparse.ArgumentParser:
     add_database_options(run)
     run.add_argument("--master", default=DEFAULT_MASTER, help=f"Spark master (default {DEFAULT_MASTER})")
     run.add_argument("--partitions", type=_positive_int, help="Spark partitions (default 4 per core)")
+    run.add_argument(
+        "--engine",
+        choices=("auto", "local-spark", "inline"),
+        default="auto",
+        help="where the pipeline runs: inline (a process pool, no JVM), local-spark, or auto: inline "
+        "when the files left after the skip check are at most --inline-max-files (default auto)",
+    )
+    run.add_argument(
+        "--inline-max-files",
+        type=_non_negative_int,
+        help="auto: the most files run inline (default $SEMINGEST_INLINE_MAX_FILES or 2000)",
+    )
     run.add_argument("--json", action="store_true", help="print one JSON object with the run's summary")
     run.add_argument(
         "--model", help="TensorFlow model (.keras, SavedModel folder, .pb); no model: no inference"
@@ -259,6 +281,8 @@ def job_config(args: argparse.Namespace) -> JobConfig:
         spark_conf=conf,
         task_max_failures=args.max_failures,
         reprocess=reprocess,
+        engine=args.engine,
+        inline_max_files=args.inline_max_files,
     )
 
 

@@ -42,6 +42,8 @@ class JobConfig:
     app_name: str = "semingest"
     inference_skipped_because: str = "no model given"  # what the summary says when model is None
     faults: FaultPlan | None = None  # tests only (see ``faults``)
+    engine: str = "local-spark"  # engines.Engine: auto, local-spark or inline (spark-submit: Spark)
+    inline_max_files: int | None = None  # auto: inline up to this many files (engines.inline_max_files)
     # Stages whose rows from an older reader are re-extracted (``--reprocess``; provenance.VERSIONED_STAGES).
     reprocess: tuple[str, ...] = ()
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import sqlalchemy as sa
 
 from . import database as db
+from . import engines
 from .database import canonical, migrate, queries
 from .database.runs import RunBook
 from .discovery import Plan, list_images, plan_ingest
@@ -133,11 +134,35 @@ def discover(ctx: RunContext, state: RunState) -> None:
 
 
 def execute(ctx: RunContext, state: RunState) -> None:
-    """Run the pipeline over the files to do on Spark (nothing to do: no Spark at all)."""
+    """Run the pipeline over the files to do, inline or on Spark (``engines``; nothing to do:
+    neither starts)."""
     assert state.plan is not None
     if not state.plan.todo:
         return
     todo = state.plan.todo
+    config = ctx.config
+    try:
+        threshold = engines.inline_max_files(config.inline_max_files)
+    except ValueError as exc:
+        raise RunError(str(exc)) from None
+    requested = engines.Engine(config.engine) if ctx.spark is None else engines.Engine.LOCAL_SPARK
+    if engines.choose(requested, len(todo), threshold) is engines.Engine.INLINE:
+        display = ProgressDisplay(len(todo), stream=ctx.progress_stream, enabled=ctx.show_progress)
+
+        def tick() -> None:
+            polled = ctx.progress.poll()
+            if polled is not None:
+                display.update(*polled)
+
+        counters, partitions = engines.execute_inline(
+            config.pipeline_config(ctx.run_id, state.model_id),
+            todo,
+            workers=engines.workers_for(config.master),
+            tick=tick,
+        )
+        display.close(counters.processed, counters.failed)
+        state.execution = Execution(counters, partitions, engine=engines.Engine.INLINE.value)
+        return
     state.execution = execute_on_spark(
         ctx.config,
         ctx.config.pipeline_config(ctx.run_id, state.model_id),
@@ -224,6 +249,7 @@ def _with_outcome(
         stage_seconds={k: round(v, 3) for k, v in counters.stage_seconds.items()},
         per_vendor=dict(sorted(counters.per_vendor.items())),
         partitions=execution.partitions,
+        engine=execution.engine,
         database_retries=counters.database_retries,
         rejected_by_database=counters.rejected_by_database,
         failures=dict(sorted(counters.failures.items())),

@@ -31,10 +31,12 @@ PARTITIONS_PER_CORE = 4
 
 @dataclass(frozen=True)
 class Execution:
-    """What the execute phase did: the partitions' counters added up, and how many partitions."""
+    """What the execute phase did: the partitions' counters added up, how many partitions, and
+    where they ran (``engines.Engine`` value; None: nothing ran)."""
 
     counters: Counters
     partitions: int
+    engine: str | None = None
 
 
 def execute_on_spark(
@@ -67,7 +69,7 @@ def execute_on_spark(
         for part in parts:
             counters.merge(part)
         display.close(counters.processed, counters.failed)
-        return Execution(counters, partitions)
+        return Execution(counters, partitions, engine="local-spark")
     finally:
         if own_context:
             sc.stop()

@@ -48,6 +48,7 @@ class RunSummary:
     stage_seconds: dict[str, float] | None = None
     per_vendor: dict[str, dict[str, int]] | None = None
     partitions: int | None = None
+    engine: str | None = None  # where the pipeline ran: inline or local-spark (nothing to do: None)
     database_retries: int | None = None
     rejected_by_database: int | None = None
     failures: dict[str, str] | None = None  # a sample: path -> reason
