@@ -24,14 +24,14 @@ import time
 T_PROCESS = time.perf_counter()  # as early as possible: imports below are part of start-up
 
 
-def _startup(master: str) -> dict:
+def _startup(master: str, conf: dict[str, str] | None = None) -> dict:
     t0 = time.perf_counter()
     import semingest_worker.cli  # noqa: F401 - what `semingest run` imports first
     from semingest_worker.job import JobConfig
     from semingest_worker.spark_run import spark_context
 
     t_import = time.perf_counter()
-    config = JobConfig(source=".", database_url="sqlite://", master=master)
+    config = JobConfig(source=".", database_url="sqlite://", master=master, spark_conf=conf or {})
     sc = spark_context(config)
     t_session = time.perf_counter()
     sc.parallelize([1, 2], 2).map(lambda x: x).collect()
@@ -40,6 +40,7 @@ def _startup(master: str) -> dict:
     t_stop = time.perf_counter()
     return {
         "master": master,
+        "conf": conf or {},
         "import_seconds": t_import - t0,
         "session_seconds": t_session - t_import,
         "first_task_seconds": t_task - t_session,
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="what", required=True)
     s = sub.add_parser("startup")
     s.add_argument("master")
+    s.add_argument("--conf", action="append", default=[], help="KEY=VALUE Spark setting (repeatable)")
     p = sub.add_parser("pipeline")
     p.add_argument("dir")
     p.add_argument("db")
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--label-cache-size", type=int, default=None, help="OCR label cache size (0: off)")
     args = ap.parse_args(argv)
     result = (
-        _startup(args.master)
+        _startup(args.master, dict(item.split("=", 1) for item in args.conf))
         if args.what == "startup"
         else _pipeline(args.dir, args.db, args.profile, args.label_cache_size)
     )

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 POLL_SECONDS = 2.0
 PARTITIONS_PER_CORE = 4
+LOCAL_DRIVER_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,9 @@ def spark_context(config: JobConfig) -> SparkContext:
         conf.setMaster(master)
         if master.startswith("local"):
             conf.set("spark.ui.enabled", "false").set("spark.log.level", "ERROR")
+            # The local driver JVM only schedules and pipes bytes to the Python workers: the
+            # quick (C1) compiler and the serial collector start it in about half the time.
+            conf.set("spark.driver.extraJavaOptions", LOCAL_DRIVER_JAVA_OPTIONS)
     conf.set("spark.ui.showConsoleProgress", "false").set("spark.python.worker.reuse", "true")
     if config.task_max_failures:
         conf.set("spark.task.maxFailures", str(config.task_max_failures))
