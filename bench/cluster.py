@@ -77,11 +77,7 @@ def operator_conf(strategy: str, nodes: int, cores_per_node: int, memory_per_cor
     size = sizing.size(spec)
     ctx = RunContext("bench", "bench", "uid", 1, f"bench-{strategy}", "semingest-worker:bench", "sa")
     full = native.spark_conf(spec, ctx, size)
-    conf = {
-        k: v
-        for k, v in full.items()
-        if not k.startswith(DROPPED_PREFIXES) and k not in DROPPED_KEYS
-    }
+    conf = {k: v for k, v in full.items() if not k.startswith(DROPPED_PREFIXES) and k not in DROPPED_KEYS}
     conf["spark.cores.max"] = str(size.total_cores)
     return {"sizing": size.as_status(), "conf": conf, "dropped": sorted(set(full) - set(conf))}
 
@@ -195,7 +191,9 @@ def _rest(sc: Any, path: str) -> Any:
         return json.load(r)
 
 
-def run_strategy(cluster: StandaloneCluster, strategy: str, images: Path, url: str, args: Any) -> dict[str, Any]:
+def run_strategy(
+    cluster: StandaloneCluster, strategy: str, images: Path, url: str, args: Any
+) -> dict[str, Any]:
     from pyspark import SparkConf, SparkContext
 
     from semingest_worker.job import JobConfig, run_job
@@ -268,7 +266,11 @@ def main(argv: list[str] | None = None) -> int:
 
     out: dict[str, Any] = {
         "cluster": "Spark standalone from pyspark's jars: 1 master, 2 workers of 2 cores / 3g on this machine",
-        "spec": {"nodes": args.nodes, "coresPerNode": args.cores_per_node, "memoryPerCore": args.memory_per_core},
+        "spec": {
+            "nodes": args.nodes,
+            "coresPerNode": args.cores_per_node,
+            "memoryPerCore": args.memory_per_core,
+        },
         "load_before": os.getloadavg()[0],
         "runs": [],
     }

@@ -46,6 +46,7 @@ class IngestRun:
     table_rows: dict[str, int] = field(default_factory=dict)  # rows per table after the run
     accuracy: dict[str, Any] = field(default_factory=dict)  # pixel sizes vs the generator's truth
     load_before: float | None = None  # 1-minute load average when the run started (other work on the box)
+    cpu_method: str = "sampled /proc"  # how cpu_seconds was measured (bench.proctree)
 
     @property
     def images(self) -> int:
@@ -67,6 +68,7 @@ class IngestRun:
             "wall_seconds": self.wall_seconds,
             "run_seconds": self.run_seconds,
             "cpu_seconds": self.cpu_seconds,
+            "cpu_method": self.cpu_method,
             "peak_tree_rss_mb": self.max_rss_mb,
             "load_before": self.load_before,
             "table_rows": self.table_rows,
@@ -220,48 +222,66 @@ def run_ingest(
 ) -> IngestRun:
     """Ingest ``images_dir`` once into a fresh ``database`` with Spark ``master``; time it."""
     with fresh_database(database, workdir) as url:
-        cmd = [
-            semingest_executable(),
-            "run",
-            str(images_dir),
-            "--db",
-            url,
-            "--master",
-            master,
-            "--json",
-            *extra_args,
-        ]
-        cmd, _ = pinned_to_master_cores(cmd, master)
-        env = dict(os.environ)
-        env.setdefault("PYSPARK_PYTHON", sys.executable)
-        env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         log = workdir / f"{database}-{master.replace('[', '').replace(']', '')}-{repetition}.log"
-        load = os.getloadavg()[0]
-        try:
-            done = run_sampled(cmd, log, timeout=timeout, env=env)
-        except subprocess.TimeoutExpired:
-            raise IngestFailed(f"semingest run timed out after {timeout:.0f} s (stderr in {log})") from None
-        wall, usage = done.wall_seconds, done.usage
-        if done.returncode != 0:
-            tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
-            raise IngestFailed(f"{' '.join(cmd)} exited {done.returncode}:\n{tail}")
-        report = _last_json_object(done.stdout)
-        if report is None:
-            raise IngestFailed(f"semingest run --json printed no JSON object (stderr in {log})")
-        rows = count_rows(url)
-        accuracy = pixel_size_accuracy(url, truth) if truth else {}
+        run = run_ingest_url(images_dir, url, master, log, extra_args=extra_args, timeout=timeout)
+        run.database, run.repetition = database, repetition
+        run.table_rows = count_rows(url)
+        run.accuracy = pixel_size_accuracy(url, truth) if truth else {}
+    return run
+
+
+def run_ingest_url(
+    images_dir: Path,
+    url: str,
+    master: str,
+    log: Path,
+    *,
+    extra_args: tuple[str, ...] = (),
+    timeout: float = 3600.0,
+) -> IngestRun:
+    """``semingest run images_dir --db url --master master --json`` as it is (no fresh database)."""
+    cmd = [
+        semingest_executable(),
+        "run",
+        str(images_dir),
+        "--db",
+        url,
+        "--master",
+        master,
+        "--json",
+        *extra_args,
+    ]
+    cmd, _ = pinned_to_master_cores(cmd, master)
+    env = dict(os.environ)
+    env.setdefault("PYSPARK_PYTHON", sys.executable)
+    env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()[0]
+    try:
+        done = run_sampled(cmd, log, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        raise IngestFailed(f"semingest run timed out after {timeout:.0f} s (stderr in {log})") from None
+    if done.returncode != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+        raise IngestFailed(f"{' '.join(cmd)} exited {done.returncode}:\n{tail}")
+    report = _last_json_object(done.stdout)
+    if report is None:
+        raise IngestFailed(f"semingest run --json printed no JSON object (stderr in {log})")
     return IngestRun(
-        database=database,
+        database=sa_backend(url),
         master=master,
-        repetition=repetition,
-        wall_seconds=wall,
-        cpu_seconds=usage.cpu_seconds,
-        max_rss_mb=usage.peak_rss_mb,
+        repetition=1,
+        wall_seconds=done.wall_seconds,
+        cpu_seconds=done.usage.cpu_seconds,
+        max_rss_mb=done.usage.peak_rss_mb,
         report=report,
-        table_rows=rows,
-        accuracy=accuracy,
         load_before=load,
+        cpu_method=done.usage.cpu_method,
     )
+
+
+def sa_backend(url: str) -> str:
+    return "sqlite" if url.startswith("sqlite") else "mariadb"
 
 
 def _last_json_object(text: str) -> dict[str, Any] | None:

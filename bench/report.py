@@ -42,6 +42,106 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b not in (None, 0) else None
 
 
+median = _median
+ratio = _ratio
+
+GOALS = {
+    "speedup_vs_reference_by_size": 10.0,  # at every size, one core each
+    "scaling_2_over_1_excluding_startup": 1.8,
+    "database_stage_scaling": 1.8,
+    "per_image_cost_growth": 1.15,  # at most
+    "rerun_nothing_new_seconds": 2.0,  # at most
+    "rerun_100_new_seconds": 4.0,  # at most
+}
+
+
+def reference_seconds(reference: dict[str, Any] | None, images: int) -> float | None:
+    """The reference's end-to-end time for ``images`` images: its import time plus ``images`` x its
+    measured seconds per image (it was run once, over ``reference['images']`` images)."""
+    if not reference or not reference.get("images"):
+        return None
+    per_image = sum((reference.get("seconds") or {}).values()) / reference["images"]
+    return float(reference.get("import_seconds") or 0.0) + images * per_image
+
+
+def engine_digest(r: dict[str, Any]) -> dict[str, Any]:
+    """The scaling figures of one engine (for engines other than the headline one)."""
+    keys = (
+        "images_per_second",
+        "images_per_second_excluding_startup",
+        "scaling_2_over_1",
+        "scaling_2_over_1_excluding_startup",
+        "startup",
+        "stage_seconds_per_image",
+        "stage_seconds_per_image_local2",
+        "stage_scaling_2_over_1",
+        "by_database",
+    )
+    return {k: r.get(k) for k in keys}
+
+
+def add_scenarios(
+    r: dict[str, Any],
+    *,
+    by_size: dict[str, Any],
+    growth: dict[str, Any] | None,
+    real: dict[str, Any] | None,
+    cluster: dict[str, Any] | None,
+    reference: dict[str, Any] | None,
+) -> None:
+    """The by-size, archive, real-data and fat/tiny results and the issue's top-level keys."""
+    for n, entry in by_size.items():
+        ref = reference_seconds(reference, int(n))
+        entry["reference_seconds"] = ref
+        entry["speedup_vs_reference"] = _ratio(ref, entry.get("wall_seconds"))
+    r["by_size"] = by_size
+    r["speedup_vs_reference_by_size"] = {n: e.get("speedup_vs_reference") for n, e in by_size.items()}
+    r["database_stage_scaling"] = r["stage_scaling_2_over_1"].get("database")
+    r["archive"] = growth
+    g = growth or {}
+    r["rerun_nothing_new_seconds"] = (g.get("rerun_nothing_new") or {}).get("wall_seconds")
+    r["rerun_files"] = g.get("rerun_files")
+    r["rerun_100_new_seconds"] = (g.get("rerun_100_new") or {}).get("wall_seconds")
+    sizes = sorted(int(n) for n in by_size)
+    large = [n for n in sizes if n > 1000]
+    if large and "1000" in by_size:
+        r["per_image_cost_growth"] = _ratio(
+            by_size[str(large[-1])].get("cpu_seconds_per_image"), by_size["1000"].get("cpu_seconds_per_image")
+        )
+        r["per_image_cost_growth_basis"] = (
+            f"CPU per image ingesting {large[-1]} images / 1000 images (empty database)"
+        )
+    else:
+        r["per_image_cost_growth"] = (g.get("new_images_into_archive") or {}).get("growth")
+        r["per_image_cost_growth_basis"] = (
+            f"CPU per image ingesting new images into a database of {g.get('image_files_rows')} files / "
+            "the same number into an empty database"
+        )
+    r["real_data"] = real
+    r["real_data_images_per_second_per_core"] = (real or {}).get("images_per_second")
+    r["fat_vs_tiny"] = cluster
+    r["goals"] = _goals(r)
+
+
+def _goals(r: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    speedups = [v for v in (r.get("speedup_vs_reference_by_size") or {}).values() if v is not None]
+    values = {
+        "speedup_vs_reference_by_size": min(speedups) if speedups else None,
+        "scaling_2_over_1_excluding_startup": r.get("scaling_2_over_1_excluding_startup"),
+        "database_stage_scaling": r.get("database_stage_scaling"),
+        "per_image_cost_growth": r.get("per_image_cost_growth"),
+        "rerun_nothing_new_seconds": r.get("rerun_nothing_new_seconds"),
+        "rerun_100_new_seconds": r.get("rerun_100_new_seconds"),
+    }
+    for name, value in values.items():
+        goal = GOALS[name]
+        at_most = name.startswith(("per_image", "rerun"))
+        met = None if value is None else (value <= goal if at_most else value >= goal)
+        out[name] = {"goal": f"{'<=' if at_most else '>='} {goal}", "value": value, "met": met}
+    return out
+
+
 def _cores(master: str) -> int:
     inner = master[master.find("[") + 1 : master.find("]")]
     return (os.cpu_count() or 1) if inner == "*" else int(inner)
@@ -374,8 +474,95 @@ def render_markdown(r: dict[str, Any]) -> str:
             "",
             f"{len(r['failed_runs'])} run(s) failed and were repeated once (errors in bench.json `failed_runs`).",
         ]
-    lines += ["", "| target | goal | measured | met |", "| --- | ---: | ---: | --- |"]
-    for name, t in r["targets"].items():
-        met = "—" if t["met"] is None else ("yes" if t["met"] else "**no**")
-        lines.append(f"| {name} | >= {_f(t['target'])} | {_f(t['value'], 2)} | {met} |")
+    lines += _scenario_lines(r)
+    lines += ["", "Goals of issue 17 (the machine's load inflates every wall-time figure):", ""]
+    lines += ["| goal | wanted | measured | met |", "| --- | ---: | ---: | --- |"]
+    for name, g in (r.get("goals") or {}).items():
+        met = "—" if g["met"] is None else ("yes" if g["met"] else "**no**")
+        lines.append(f"| {name} | {g['goal']} | {_f(g['value'], 2)} | {met} |")
     return "\n".join(lines) + "\n"
+
+
+def _scenario_lines(r: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    by_size = r.get("by_size") or {}
+    if by_size:
+        lines += [
+            "",
+            "By size (`semingest run`, engine auto, one core, fresh MariaDB; reference = its import time + "
+            "images x its seconds per image):",
+            "",
+            "| images | engine | wall s | CPU ms/image | reference s | speedup | load avg |",
+            "| ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for n, e in by_size.items():
+            loads = [x for x in e.get("load_before") or [] if x is not None]
+            lines.append(
+                f"| {n} | {e.get('engine')} | {_f(e.get('wall_seconds'), 2)} | {_ms(e.get('cpu_seconds_per_image'))} | "
+                f"{_f(e.get('reference_seconds'), 1)} | {_f(e.get('speedup_vs_reference'), 1)}x | "
+                f"{_f(_median(loads))} |"
+            )
+    for engine, d in (r.get("other_engines") or {}).items():
+        lines += [
+            "",
+            f"Engine {engine} at {r.get('images')} images: images/s end to end "
+            + ", ".join(f"{k} {_f(v)}" for k, v in (d.get("images_per_second") or {}).items())
+            + "; excluding start-up "
+            + ", ".join(
+                f"{k} {_f(v)}" for k, v in (d.get("images_per_second_excluding_startup") or {}).items()
+            )
+            + f"; scaling 1->2 {_f(d.get('scaling_2_over_1'), 2)} ({_f(d.get('scaling_2_over_1_excluding_startup'), 2)} "
+            f"excluding start-up); database stage scaling {_f((d.get('stage_scaling_2_over_1') or {}).get('database'), 2)}.",
+        ]
+    g = r.get("archive") or {}
+    if g.get("error"):
+        lines += ["", f"Archive: not run: {g['error']}"]
+    elif g:
+        n = g.get("new_images_into_archive") or {}
+        lines += [
+            "",
+            f"Archive ({g.get('image_files_rows')} files in MariaDB, {g.get('files_on_disk')} on disk, engine auto, 2 cores): "
+            f"re-run with nothing new {_f(r.get('rerun_nothing_new_seconds'), 2)} s "
+            f"({r.get('rerun_files')} files listed), with 100 new files {_f(r.get('rerun_100_new_seconds'), 2)} s "
+            f"({(g.get('rerun_100_new') or {}).get('engine')}); {n.get('images')} new images into the full database: "
+            f"{_ms(n.get('cpu_seconds_per_image'))} CPU ms/image against {_ms(n.get('cpu_seconds_per_image_into_empty'))} "
+            f"into an empty one (x{_f(n.get('growth'), 2)}).",
+        ]
+    real = r.get("real_data") or {}
+    if real.get("error"):
+        lines += ["", f"Real files: not run: {real['error']}"]
+    elif real:
+        synth = (by_size.get("1000") or {}).get("stage_seconds_per_image") or {}
+        lines += [
+            "",
+            f"Real files ({real.get('files')} = {real.get('originals')} files of sem-corpus x {real.get('copies_each')} "
+            f"copies with a few pixels changed; one core, {real.get('engine')}): "
+            f"{_f(real.get('images_per_second'))} images/s end to end, {_ms(real.get('cpu_seconds_per_image'))} CPU ms/image, "
+            f"{real.get('failed')} failed.",
+            "",
+            "| stage | real ms/image | synthetic ms/image (1000) |",
+            "| --- | ---: | ---: |",
+        ]
+        for stage, v in (real.get("stage_seconds_per_image") or {}).items():
+            lines.append(f"| {stage} | {_ms(v)} | {_ms(synth.get(stage))} |")
+    c = r.get("fat_vs_tiny") or {}
+    if c.get("error"):
+        lines += ["", f"fat vs tiny: not run: {c['error']}"]
+    elif c:
+        lines += [
+            "",
+            f"fat vs tiny ({c.get('cluster')}; spec {c.get('spec')}; load {_f(c.get('load_before'))}):",
+            "",
+            "| strategy | executors x cores | heap MiB | images | images/s | executors up s | task s | GC s "
+            "| JVM CPU s | tree CPU s |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for run in c.get("runs") or []:
+            lines.append(
+                f"| {run['strategy']} | {run['executors']} x {run['executor_cores']} | "
+                f"{run['sizing'].get('executorMemory')} | {run['images']} | {_f(run['images_per_second'], 2)} | "
+                f"{_f(run['executors_up_seconds'])} | {_f(run['executor_task_seconds'])} | "
+                f"{_f(run['executor_gc_seconds'], 2)} | {_f(run['executor_jvm_cpu_seconds'], 2)} | "
+                f"{_f(run['executor_tree_cpu_seconds'])} |"
+            )
+    return lines

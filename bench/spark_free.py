@@ -49,6 +49,30 @@ def _startup(master: str, conf: dict[str, str] | None = None) -> dict:
     }
 
 
+def _startup_inline(master: str) -> dict:
+    """What an inline run pays before its first image: imports and one pool process started."""
+    t0 = time.perf_counter()
+    import semingest_worker.cli  # noqa: F401
+    from semingest_worker import engines, job  # noqa: F401
+    from semingest_worker.pipeline import process_partition  # noqa: F401
+
+    t_import = time.perf_counter()
+    import concurrent.futures as cf
+    import multiprocessing
+
+    workers = engines.workers_for(master)
+    if workers > 1:
+        with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            list(pool.map(abs, range(workers)))
+    t_pool = time.perf_counter()
+    return {
+        "master": master,
+        "import_seconds": t_import - t0,
+        "pool_seconds": t_pool - t_import,
+        "in_process_seconds": t_pool - T_PROCESS,
+    }
+
+
 def _pipeline(root: str, db_url: str, profile: int, label_cache_size: int | None) -> dict:
     t0 = time.perf_counter()
     from semingest_worker.database import create_engine, create_schema
@@ -111,6 +135,8 @@ def _pipeline(root: str, db_url: str, profile: int, label_cache_size: int | None
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="what", required=True)
+    i = sub.add_parser("startup-inline")
+    i.add_argument("master")
     s = sub.add_parser("startup")
     s.add_argument("master")
     s.add_argument("--conf", action="append", default=[], help="KEY=VALUE Spark setting (repeatable)")
@@ -120,11 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", type=int, default=0, help="report the N most expensive functions")
     p.add_argument("--label-cache-size", type=int, default=None, help="OCR label cache size (0: off)")
     args = ap.parse_args(argv)
-    result = (
-        _startup(args.master, dict(item.split("=", 1) for item in args.conf))
-        if args.what == "startup"
-        else _pipeline(args.dir, args.db, args.profile, args.label_cache_size)
-    )
+    if args.what == "startup-inline":
+        result = _startup_inline(args.master)
+    elif args.what == "startup":
+        result = _startup(args.master, dict(item.split("=", 1) for item in args.conf))
+    else:
+        result = _pipeline(args.dir, args.db, args.profile, args.label_cache_size)
     print(json.dumps(result), flush=True)
     return 0
 
