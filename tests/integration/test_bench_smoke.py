@@ -1,7 +1,9 @@
 """The benchmark works end to end at a tiny size (CI's ``BENCH_IMAGES=20``).
 
 Not a timed test: it proves that ``bench/run_bench.py`` generates the corpus, ingests it with
-local[1] and local[2] into SQLite and MariaDB, runs the reference in its own venv, and writes a
+local[1] and local[2] (engine auto, which is inline at this size, and local Spark) into MariaDB,
+runs the by-size runs, the archive re-runs, the real-file corpus and fat vs tiny on a standalone
+Spark cluster sized by the operator, runs the reference in its own venv, and writes a
 ``bench.json`` whose figures are present and sane (positive, finite, consistent with each other)
 plus the Markdown table. No speed is asserted.
 """
@@ -45,9 +47,21 @@ def bench_output(tmp_path_factory, mariadb_server: str) -> tuple[dict, str, Path
         "1",
         "--no-inference",
         "--no-spark-free",
+        "--databases",
+        "mariadb",
+        "--sizes",
+        "10,20",
+        "--archive-files",
+        "60",
+        "--real-files",
+        "42",
+        "--cluster-images",
+        "10",
+        "--reference-images",
+        str(IMAGES),
     ]
     env = dict(os.environ, SEMINGEST_BENCH_MARIADB=mariadb_server)
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=900, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=1800, check=False)
     assert proc.returncode == 0, f"run_bench.py exited {proc.returncode}:\n{proc.stderr[-4000:]}"
     report = json.loads((out / "bench.json").read_text(encoding="utf-8"))
     markdown = (out / "bench.md").read_text(encoding="utf-8")
@@ -86,12 +100,17 @@ def test_bench_json_has_per_stage_seconds_and_database_rate(bench_output):
     assert r["by_database"]["mariadb"]["local1"]["database_rows"] > IMAGES
 
 
-def test_bench_ran_every_configuration_into_both_databases(bench_output):
+def test_bench_ran_every_configuration(bench_output):
     r, _, _ = bench_output
-    assert set(r["by_database"]) == {"sqlite", "mariadb"}
+    assert set(r["by_database"]) == {"mariadb"}
     configs = {(run["database"], run["master"]) for run in r["raw"]}
-    assert configs == {(db, m) for db in ("sqlite", "mariadb") for m in ("local[1]", "local[2]")}
+    assert configs == {("mariadb", m) for m in ("local[1]", "local[2]")}
+    assert {run["report"]["engine"] for run in r["raw"]} == {"inline"}  # auto at 20 images
+    spark = r["other_engines"]["local-spark"]
+    assert set(spark["images_per_second"]) == {"local1", "local2"}
+    assert all(_positive(v) for v in spark["images_per_second"].values())
     for run in r["raw"]:
+        assert run["cpu_method"]
         rep = run["report"]
         assert rep["processed"] + rep["failed"] == IMAGES
         assert rep["duplicates"] >= 1  # the generator plants 5 % duplicates
@@ -123,5 +142,46 @@ def test_bench_md_is_a_table_of_the_same_figures(bench_output):
     r, md, _ = bench_output
     assert "| database | master | images/s end to end |" in md
     assert f"{r['images_per_second']['local1']:.1f}" in md
-    for target in ("images_per_second_per_core", "speedup_vs_reference", "scaling_2_over_1"):
-        assert target in md
+    for goal in (
+        "speedup_vs_reference_by_size",
+        "scaling_2_over_1_excluding_startup",
+        "rerun_nothing_new_seconds",
+    ):
+        assert goal in md
+
+
+def test_bench_json_has_the_issue_17_keys(bench_output):
+    r, md, _ = bench_output
+    assert set(r["speedup_vs_reference_by_size"]) == {"10", "20"}
+    assert all(_positive(v) for v in r["speedup_vs_reference_by_size"].values())
+    for n in ("10", "20"):
+        entry = r["by_size"][n]
+        assert entry["images"] == int(n) and entry["engine"] == "inline"
+        assert entry["speedup_vs_reference"] == pytest.approx(
+            entry["reference_seconds"] / entry["wall_seconds"]
+        )
+    assert _positive(r["scaling_2_over_1_excluding_startup"])
+    assert _positive(r["database_stage_scaling"])
+    assert r["rerun_files"] == 60  # every file of the archive listed, all skipped
+    assert _positive(r["rerun_nothing_new_seconds"]) and _positive(r["rerun_100_new_seconds"])
+    assert r["archive"]["image_files_rows"] == 60
+    assert _positive(r["per_image_cost_growth"])
+    assert _positive(r["real_data_images_per_second_per_core"])
+    real = r["real_data"]
+    assert real["images"] == real["files"] == real["originals"] * real["copies_each"]
+    for key in ("by_size", "archive", "real_data", "fat_vs_tiny"):
+        assert key in r
+    assert "By size" in md and "Real files" in md and "fat vs tiny" in md
+
+
+def test_fat_and_tiny_ran_on_a_standalone_cluster_as_the_operator_sized_them(bench_output):
+    r, _, _ = bench_output
+    runs = {run["strategy"]: run for run in r["fat_vs_tiny"]["runs"]}
+    assert set(runs) == {"fat", "tiny"}
+    assert runs["fat"]["executors"] == 1 and runs["fat"]["executor_cores"] == [2]
+    assert runs["tiny"]["executors"] == 2 and runs["tiny"]["executor_cores"] == [1, 1]
+    for run in runs.values():
+        assert run["images"] == 10 and run["failed"] == 0
+        assert run["spark_conf"]["spark.executor.memory"]
+        assert _positive(run["images_per_second"])
+        assert run["executor_gc_seconds"] >= 0

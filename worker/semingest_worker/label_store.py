@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -84,15 +84,17 @@ def installed(store: LabelStore | None) -> Iterator[LabelStore | None]:
 
 
 class DatabaseLabelStore:
-    """``ocr_labels`` over one connection of its own (opened on first use, short transactions).
+    """``ocr_labels`` in short transactions over ``connect()`` (the partition writer's connection:
+    one connection per partition), or over a connection of its own (opened on first use).
 
     Reads are point lookups on the primary key; new readings are buffered and written
     ``FLUSH_EVERY`` at a time as one multi-row insert that keeps an existing row (two executors
     that read the same crop at once store the same text).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, connect: Callable[[], Any] | None = None) -> None:
         self.url = url
+        self._connect = connect
         self.hits = 0
         self.misses = 0
         self.written = 0
@@ -102,6 +104,8 @@ class DatabaseLabelStore:
         self._broken = False
 
     def _connection(self):  # noqa: ANN202 - sqlalchemy.Connection
+        if self._connect is not None:
+            return self._connect()
         if self._conn is None:
             from .database.engine import create_engine
 

@@ -92,6 +92,11 @@ class ImageWriter:
                 self._conn.rollback()
         return self._conn
 
+    def shared_connection(self) -> sa.Connection:
+        """The writer's connection, for short transactions of others between the writer's own
+        (the partition's label store): one connection per partition, not two."""
+        return self._connection()
+
     def _drop_connection(self, *_args: Any) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:

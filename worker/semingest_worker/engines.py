@@ -1,0 +1,146 @@
+"""Where a run's pipeline executes: on Spark, or inline (a process pool on this machine).
+
+Spark's start-up (a JVM, a SparkContext, the first Python worker) costs 5-10 s on a small
+machine: more than a folder of a few hundred images takes to ingest. ``semingest run --engine
+auto`` (the default) therefore runs small work inline: the same ``process_partition`` over a
+process pool with one worker per core the process may use, no JVM. Large work goes to Spark,
+whose start-up is then a small share of the run and whose task retries are worth having.
+
+"Small" is a threshold on the files left to process after the skip check (a re-run with
+nothing new never starts anything): ``INLINE_MAX_FILES``, overridable with
+``--inline-max-files`` or ``$SEMINGEST_INLINE_MAX_FILES``. ``--engine local-spark`` and
+``--engine inline`` force one or the other. The Kubernetes entry point (spark-submit) always
+uses Spark: its executors are already there.
+
+The inline engine keeps Spark's guarantees that matter here: each partition is a stream with
+one database connection, one bad image fails only itself, and the partitions' counters are
+added up on the driver. What it does not have is Spark's task retry: a worker that dies (killed
+by the kernel) fails the run, and the next run continues from what was committed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import re
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from enum import StrEnum
+
+from .pipeline import Counters, PipelineConfig, process_partition
+from .records import ImageFile
+
+INLINE_MAX_FILES = 2000
+INLINE_MAX_FILES_ENV = "SEMINGEST_INLINE_MAX_FILES"
+PARTITIONS_PER_WORKER = 2  # a little load balancing; each partition opens one connection
+TICK_SECONDS = 2.0
+
+
+class Engine(StrEnum):
+    AUTO = "auto"
+    LOCAL_SPARK = "local-spark"
+    INLINE = "inline"
+
+
+def inline_max_files(value: int | None = None) -> int:
+    """The threshold: ``value``, else ``$SEMINGEST_INLINE_MAX_FILES``, else ``INLINE_MAX_FILES``."""
+    if value is not None:
+        return value
+    text = os.environ.get(INLINE_MAX_FILES_ENV, "").strip()
+    if not text:
+        return INLINE_MAX_FILES
+    try:
+        number = int(text)
+    except ValueError:
+        raise ValueError(f"${INLINE_MAX_FILES_ENV} must be a whole number of files, got {text!r}") from None
+    if number < 0:
+        raise ValueError(f"${INLINE_MAX_FILES_ENV} must be >= 0, got {number}")
+    return number
+
+
+def choose(requested: Engine, files: int, threshold: int) -> Engine:
+    """The engine that runs ``files`` files: ``requested`` unless it is AUTO."""
+    if requested is not Engine.AUTO:
+        return requested
+    return Engine.INLINE if files <= threshold else Engine.LOCAL_SPARK
+
+
+def workers_for(master: str | None) -> int:
+    """Inline workers for a Spark-style ``master``: ``local[N]`` -> N, otherwise the CPUs this
+    process may run on (its affinity: ``taskset`` is respected)."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    found = re.fullmatch(r"local\[(\d+)(?:,\d+)?\]", master or "")
+    if found:
+        return max(1, int(found.group(1)))
+    if master == "local":
+        return 1
+    return max(1, usable)
+
+
+def split(todo: Sequence[ImageFile], parts: int) -> list[list[ImageFile]]:
+    """``todo`` in ``parts`` contiguous slices of nearly equal length (as Spark's parallelize)."""
+    parts = max(1, min(parts, len(todo)))
+    n = len(todo)
+    return [list(todo[i * n // parts : (i + 1) * n // parts]) for i in range(parts)]
+
+
+def execute_inline(
+    pipeline: PipelineConfig,
+    todo: Sequence[ImageFile],
+    *,
+    workers: int,
+    tick: Callable[[], None] | None = None,
+) -> tuple[Counters, int]:
+    """Run the pipeline over ``todo`` on ``workers`` processes (1: this process); returns the
+    counters added up and the number of partitions. ``tick`` is called every ``TICK_SECONDS``
+    while the work runs (progress polling), on the calling thread."""
+    workers = max(1, min(workers, len(todo)))
+    if workers == 1:
+        return _in_this_process(pipeline, list(todo), tick), 1
+    slices = split(todo, workers * PARTITIONS_PER_WORKER)
+    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    counters = Counters()
+    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(process_partition, part, pipeline) for part in slices]
+        try:
+            pending = set(futures)
+            while pending:
+                done, pending = cf.wait(pending, timeout=TICK_SECONDS, return_when=cf.FIRST_EXCEPTION)
+                for future in done:
+                    future.result()  # a partition's failure (database gone for good) fails the run
+                if pending and tick is not None:
+                    tick()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+        for future in futures:
+            counters.merge(future.result())
+    return counters, len(slices)
+
+
+def _in_this_process(
+    pipeline: PipelineConfig, todo: list[ImageFile], tick: Callable[[], None] | None
+) -> Counters:
+    """One partition on a helper thread, so this thread can tick (progress) while it runs."""
+    box: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            box["counters"] = process_partition(todo, pipeline)
+        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, name="semingest-inline", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(TICK_SECONDS)
+        if thread.is_alive() and tick is not None:
+            tick()
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    counters = box["counters"]
+    assert isinstance(counters, Counters)
+    return counters
