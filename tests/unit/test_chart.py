@@ -571,6 +571,9 @@ def test_bundled_mariadb_statefulset_service_and_url(helm: Path, tmp_path: Path)
     assert claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
     (container,) = statefulset["spec"]["template"]["spec"]["containers"]
     assert {m["mountPath"] for m in container["volumeMounts"]} >= {"/var/lib/mysql", "/run/mysqld", "/tmp"}
+    # sized for the archive (issue 17): the buffer pool holds ~200,000 images, the memory limit holds it
+    assert {"--innodb-buffer-pool-size=1G", "--max-connections=300"} <= set(container["args"])
+    assert container["resources"]["limits"]["memory"] == "1536Mi"
     env = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef", {}).get("name") for e in container["env"]}
     assert env["MARIADB_PASSWORD"] == credentials["metadata"]["name"]
     # The credentials survive `helm uninstall`, like the volume, so a re-install can open the data.
