@@ -11,6 +11,7 @@ export SEMINGEST_SHARED
 DEMO_IMAGES ?= 60
 DEMO_DIR ?= demo-data
 BENCH_IMAGES ?= 1000
+BENCH_LARGE ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -94,8 +95,8 @@ typecheck: setup ## mypy over semingest_api, semingest_operator and semingest_wo
 	$(BIN)/mypy
 
 .PHONY: bench
-bench: setup db-up ## Benchmark (JSON in build/bench.json, table in build/bench.md); BENCH_IMAGES=N
-	$(PY) bench/run_bench.py --images $(BENCH_IMAGES) --out build
+bench: setup db-up ## Benchmark (build/bench.json, build/bench.md); BENCH_IMAGES=N, BENCH_LARGE=1 adds 20,000 images / 150,000 files
+	BENCH_LARGE=$(BENCH_LARGE) $(PY) bench/run_bench.py --images $(BENCH_IMAGES) --out build
 
 .PHONY: accuracy
 accuracy: setup ## Pixel sizes over the shared sem-corpus (SEMINGEST_SHARED) vs its ground truth: per-vendor table (metadata, OCR, false reads, refusals)
