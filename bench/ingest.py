@@ -47,6 +47,7 @@ class IngestRun:
     accuracy: dict[str, Any] = field(default_factory=dict)  # pixel sizes vs the generator's truth
     load_before: float | None = None  # 1-minute load average when the run started (other work on the box)
     cpu_method: str = "sampled /proc"  # how cpu_seconds was measured (bench.proctree)
+    server_cpu_seconds: float | None = None  # the local MariaDB server's CPU during the run (shared!)
 
     @property
     def images(self) -> int:
@@ -69,6 +70,7 @@ class IngestRun:
             "run_seconds": self.run_seconds,
             "cpu_seconds": self.cpu_seconds,
             "cpu_method": self.cpu_method,
+            "server_cpu_seconds": self.server_cpu_seconds,
             "peak_tree_rss_mb": self.max_rss_mb,
             "load_before": self.load_before,
             "table_rows": self.table_rows,
@@ -257,6 +259,7 @@ def run_ingest_url(
     env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     log.parent.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()[0]
+    server_before = database_server_cpu_seconds() if not url.startswith("sqlite") else None
     try:
         done = run_sampled(cmd, log, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
@@ -264,6 +267,7 @@ def run_ingest_url(
     if done.returncode != 0:
         tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
         raise IngestFailed(f"{' '.join(cmd)} exited {done.returncode}:\n{tail}")
+    server_after = database_server_cpu_seconds() if server_before is not None else None
     report = _last_json_object(done.stdout)
     if report is None:
         raise IngestFailed(f"semingest run --json printed no JSON object (stderr in {log})")
@@ -277,7 +281,31 @@ def run_ingest_url(
         report=report,
         load_before=load,
         cpu_method=done.usage.cpu_method,
+        server_cpu_seconds=server_after - server_before
+        if server_before is not None and server_after is not None
+        else None,
     )
+
+
+def database_server_cpu_seconds() -> float | None:
+    """User + system CPU seconds of the local MariaDB/MySQL server process (None: none found).
+
+    The server is shared with whatever else uses it at the same time: an upper bound of what the
+    run cost it."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                data = fh.read()
+        except OSError:
+            continue
+        comm = data[data.index(b"(") + 1 : data.rindex(b")")]
+        if comm in (b"mariadbd", b"mysqld"):
+            rest = data[data.rindex(b")") + 2 :].split()
+            return (int(rest[11]) + int(rest[12])) / ticks
+    return None
 
 
 def sa_backend(url: str) -> str:

@@ -198,6 +198,9 @@ def summarise_configuration(
             (r.cpu_seconds - startup_cpu) / r.images for r in runs if r.images and startup_cpu is not None
         ),
         "stage_seconds_per_image": stage_per_image,
+        "database_server_cpu_seconds_per_image": _median(
+            r.server_cpu_seconds / r.images for r in runs if r.images and r.server_cpu_seconds is not None
+        ),
         "database_rows": _median(_data_rows(r) for r in runs),
         "database_rows_per_second": _median(db_rates),
         "table_rows": runs[-1].table_rows,

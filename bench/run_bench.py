@@ -357,6 +357,9 @@ def measure_sizes(
             "cpu_seconds": report.median(cpus),
             "cpu_seconds_per_image": report.median(r.cpu_seconds / r.images for r in runs if r.images),
             "cpu_method": runs[0].cpu_method,
+            "database_server_cpu_seconds_per_image": report.median(
+                r.server_cpu_seconds / r.images for r in runs if r.images and r.server_cpu_seconds is not None
+            ),
             "stage_seconds_per_image": {
                 k: v / runs[0].images for k, v in (runs[0].report.get("stage_seconds") or {}).items()
             }
