@@ -1,0 +1,51 @@
+"""Choosing where a run executes (pure): the auto threshold, its override, workers, partitions."""
+
+from __future__ import annotations
+
+import pytest
+
+from semingest_worker import engines
+from semingest_worker.engines import Engine
+from semingest_worker.records import ImageFile
+
+
+def test_auto_runs_small_work_inline_and_large_work_on_spark() -> None:
+    assert engines.choose(Engine.AUTO, 1, 2000) is Engine.INLINE
+    assert engines.choose(Engine.AUTO, 2000, 2000) is Engine.INLINE
+    assert engines.choose(Engine.AUTO, 2001, 2000) is Engine.LOCAL_SPARK
+    assert engines.choose(Engine.AUTO, 5, 0) is Engine.LOCAL_SPARK  # threshold 0: always Spark
+
+
+def test_a_forced_engine_is_kept_whatever_the_size() -> None:
+    assert engines.choose(Engine.INLINE, 10**6, 10) is Engine.INLINE
+    assert engines.choose(Engine.LOCAL_SPARK, 1, 2000) is Engine.LOCAL_SPARK
+
+
+def test_the_threshold_comes_from_the_option_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(engines.INLINE_MAX_FILES_ENV, raising=False)
+    assert engines.inline_max_files() == engines.INLINE_MAX_FILES
+    monkeypatch.setenv(engines.INLINE_MAX_FILES_ENV, "50")
+    assert engines.inline_max_files() == 50
+    assert engines.inline_max_files(7) == 7
+    monkeypatch.setenv(engines.INLINE_MAX_FILES_ENV, "many")
+    with pytest.raises(ValueError, match="SEMINGEST_INLINE_MAX_FILES must be a whole number"):
+        engines.inline_max_files()
+    monkeypatch.setenv(engines.INLINE_MAX_FILES_ENV, "-1")
+    with pytest.raises(ValueError, match=">= 0"):
+        engines.inline_max_files()
+
+
+def test_workers_follow_the_master() -> None:
+    assert engines.workers_for("local[3]") == 3
+    assert engines.workers_for("local[2,4]") == 2
+    assert engines.workers_for("local") == 1
+    assert engines.workers_for("local[*]") >= 1
+    assert engines.workers_for(None) >= 1
+
+
+def test_split_keeps_every_file_once_in_order() -> None:
+    files = [ImageFile(path=f"/d/{i}.tif", size=1, mtime_ns=1) for i in range(10)]
+    parts = engines.split(files, 4)
+    assert [len(p) for p in parts] == [2, 3, 2, 3]
+    assert [f for p in parts for f in p] == files
+    assert engines.split(files[:2], 8) == [[files[0]], [files[1]]]  # never an empty partition
