@@ -163,6 +163,33 @@ def count_rows(url: str) -> dict[str, int]:
         engine.dispose()
 
 
+def table_footprint(url: str) -> dict[str, dict[str, int]]:
+    """MariaDB/MySQL: rows (estimated), data and index bytes per table (``information_schema``;
+    ``ANALYZE TABLE`` first so the figures are current). Empty for SQLite."""
+    import sqlalchemy as sa
+
+    if url.startswith("sqlite"):
+        return {}
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            names = sa.inspect(conn).get_table_names()
+            for name in names:
+                conn.exec_driver_sql(f"ANALYZE TABLE `{name}`").all()
+            rows = conn.execute(
+                sa.text(
+                    "SELECT table_name, table_rows, data_length, index_length FROM information_schema.tables "
+                    "WHERE table_schema = DATABASE()"
+                )
+            ).all()
+        return {
+            str(n): {"rows": int(r or 0), "data_bytes": int(d or 0), "index_bytes": int(i or 0)}
+            for n, r, d, i in rows
+        }
+    finally:
+        engine.dispose()
+
+
 def pixel_size_accuracy(url: str, truth: dict[str, float]) -> dict[str, Any]:
     """How many stored OCR / metadata pixel sizes agree with ``truth`` (absolute path -> metres)."""
     import sqlalchemy as sa

@@ -529,7 +529,8 @@ def _scenario_lines(r: dict[str, Any]) -> list[str]:
             f"({r.get('rerun_files')} files listed), with 100 new files {_f(r.get('rerun_100_new_seconds'), 2)} s "
             f"({(g.get('rerun_100_new') or {}).get('engine')}); {n.get('images')} new images into the full database: "
             f"{_ms(n.get('cpu_seconds_per_image'))} CPU ms/image against {_ms(n.get('cpu_seconds_per_image_into_empty'))} "
-            f"into an empty one (x{_f(n.get('growth'), 2)}).",
+            f"into an empty one (x{_f(n.get('growth'), 2)}). Footprint: "
+            f"{_f((g.get('footprint') or {}).get('bytes_per_file'), 0)} bytes per file (data + indexes, all tables).",
         ]
     real = r.get("real_data") or {}
     if real.get("error"):

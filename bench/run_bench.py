@@ -438,6 +438,14 @@ def measure_archive(args: argparse.Namespace, work: Path, by_size: dict[str, Any
             "stage_seconds": run.report.get("stage_seconds"),
         }
         out["table_rows"] = ingest.count_rows(url)
+        footprint = ingest.table_footprint(url)
+        files = out["table_rows"].get("image_files") or 0
+        out["footprint"] = {
+            "tables": footprint,
+            "bytes_per_file": (
+                sum(t["data_bytes"] + t["index_bytes"] for t in footprint.values()) / files if files else None
+            ),
+        }
     return out
 
 
