@@ -184,8 +184,16 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
     by_size = measure_sizes(args, sizes, work, failed)
-    growth = measure_archive(args, work, by_size) if args.archive_files and "mariadb" in databases else None
-    real = measure_real(args, work) if args.real_files else None
+    growth = None
+    if args.archive_files and "mariadb" in databases:
+        growth = _with_retries(lambda: measure_archive(args, work, by_size), "archive", failed) or {
+            "error": "failed 3 times (see failed_runs)"
+        }
+    real = None
+    if args.real_files:
+        real = _with_retries(lambda: measure_real(args, work), "real files", failed) or {
+            "error": "failed 3 times (see failed_runs)"
+        }
     cluster = measure_cluster(args, work) if args.cluster else None
 
     def build(engine: str, headline: bool) -> dict[str, Any]:
@@ -302,6 +310,24 @@ def _run_json(cmd: list[str], log: Path, timeout: float = 1800) -> dict[str, Any
     return parsed
 
 
+def _with_retries(fn: Any, what: str, failed: list[dict[str, Any]], attempts: int = 3) -> Any:
+    """``fn()``; when it fails (the shared MariaDB is restarted by other work on this machine), the
+    failure is recorded, the server awaited, and ``fn`` tried again; None after ``attempts``."""
+    import sqlalchemy as sa
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except (ingest.IngestFailed, sa.exc.SQLAlchemyError, subprocess.SubprocessError, OSError) as exc:
+            failed.append({"scenario": what, "attempt": attempt, "error": str(exc)[-2000:]})
+            _log(f"{what} attempt {attempt} failed: {str(exc).strip().splitlines()[-1][:300]}")
+            for _ in range(90):
+                if ingest.check_mariadb() is None:
+                    break
+                time.sleep(2)
+    return None
+
+
 def _probe_engine(engine: str, files: int) -> str:
     """The engine a run of ``files`` new files uses with ``--engine engine``."""
     if engine != "auto":
@@ -339,10 +365,10 @@ def measure_sizes(
         corpus = corpus_mod.ensure_corpus(args.cache.resolve(), n, args.seed)
         walls, cpus, runs = [], [], []
         for rep in range(args.repetitions):
-            try:
-                run = _one_core_run(corpus.root, work, f"size-{n}")
-            except (ingest.IngestFailed, subprocess.SubprocessError, OSError) as exc:
-                failed.append({"scenario": f"size {n}", "repetition": rep + 1, "error": str(exc)[-2000:]})
+            run = _with_retries(
+                lambda root=corpus.root, n=n: _one_core_run(root, work, f"size-{n}"), f"size {n}", failed
+            )
+            if run is None:
                 continue
             runs.append(run)
             walls.append(run.wall_seconds)
