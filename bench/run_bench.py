@@ -117,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     masters = [m.strip() for m in args.masters.split(",") if m.strip()]
     if "mariadb" in databases:
         problem = ingest.check_mariadb()
+        for _ in range(90):  # the shared server may be restarting: wait up to 3 minutes
+            if problem is None:
+                break
+            time.sleep(2)
+            problem = ingest.check_mariadb()
         if problem:
             _log(problem)
             return 2
