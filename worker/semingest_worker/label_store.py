@@ -98,8 +98,8 @@ class DatabaseLabelStore:
         self.hits = 0
         self.misses = 0
         self.written = 0
-        self._engine = None
-        self._conn = None
+        self._engine: Any = None
+        self._conn: Any = None
         self._pending: dict[str, StoredLabel] = {}
         self._broken = False
 
