@@ -51,6 +51,31 @@ def test_globs(pattern: str, path: str, matches: bool) -> None:
     assert GlobSet(["*.nothing", pattern]).matches(path) is matches
 
 
+@pytest.mark.parametrize("pattern", [*DEFAULT_INCLUDE, "*.tif", "**/*(1).tif", "**/*", "*", "**/*.TIF"])
+def test_a_file_name_ending_pattern_matches_as_the_automaton_does(pattern: str) -> None:
+    glob = Glob(pattern)
+    assert glob._suffix is not None  # the fast path applies to these
+    paths = [
+        "a.tif",
+        "x/y/a.TIF",
+        "a.tiff",
+        "x/a.tif/b.png",
+        ".tif",
+        "d/.tif",
+        "a(1).tif",
+        "z/",
+        "",
+        "ä/ß.Tif",
+    ]
+    for path in paths:
+        assert glob.matches(path) is glob._automaton_matches(path), (pattern, path)
+
+
+@pytest.mark.parametrize("pattern", ["raw/*.tif", "**/thumb_?.png", "**/[!a]*.bmp", "a**b", "**/a*b.tif"])
+def test_other_patterns_use_the_automaton(pattern: str) -> None:
+    assert Glob(pattern)._suffix is None
+
+
 def test_listing_is_recursive_filtered_sorted_and_finds_sidecars(tmp_path: Path) -> None:
     _touch(tmp_path / "b.tif")
     _touch(tmp_path / "A.TIFF")

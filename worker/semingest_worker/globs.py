@@ -103,6 +103,7 @@ class Glob:
     def __init__(self, pattern: str):
         self.pattern = pattern
         self._tokens = _tokens(pattern)
+        self._suffix = _name_suffix(self._tokens)
 
     # A state is (token index, inside) where ``inside`` marks being within a folder name of a
     # ``**/`` token (which must then reach a / before the token can end).
@@ -119,6 +120,11 @@ class Glob:
         return states
 
     def matches(self, path: str) -> bool:
+        if self._suffix is not None:  # ``*.tif`` / ``**/*.tif``: the file name's ending decides
+            return path[path.rfind("/") + 1 :].lower().endswith(self._suffix)
+        return self._automaton_matches(path)
+
+    def _automaton_matches(self, path: str) -> bool:
         tokens, end = self._tokens, len(self._tokens)
         states = self._closure({(0, False)})
         for ch in path.lower():
@@ -141,6 +147,22 @@ class Glob:
                 return False
             states = self._closure(step)
         return (end, False) in states
+
+
+def _name_suffix(tokens: tuple[_Token, ...]) -> str | None:
+    """The literal ending of a ``**/*<literal>`` pattern (what ``*.tif`` compiles to), else None.
+
+    Such a pattern matches exactly the paths whose last component ends with the literal: ``**/``
+    takes any folders, ``*`` any run within the name. Listing a facility's archive matches every
+    file against the default patterns, all of this form: the automaton costs ~0.1 ms a match,
+    the ending a fraction of a microsecond.
+    """
+    if len(tokens) < 2 or tokens[0].kind is not _Kind.FOLDERS or tokens[1].kind is not _Kind.STAR:
+        return None
+    rest = tokens[2:]
+    if not all(t.kind is _Kind.LITERAL and t.char != "/" for t in rest):
+        return None
+    return "".join(t.char for t in rest)
 
 
 class GlobSet:
