@@ -49,3 +49,21 @@ def test_split_keeps_every_file_once_in_order() -> None:
     assert [len(p) for p in parts] == [2, 3, 2, 3]
     assert [f for p in parts for f in p] == files
     assert engines.split(files[:2], 8) == [[files[0]], [files[1]]]  # never an empty partition
+
+
+@pytest.mark.parametrize(
+    ("extra", "engine"),
+    [
+        ([], "auto"),
+        (["--engine", "inline"], "inline"),
+        (["--partitions", "8"], "local-spark"),  # Spark-only options ask for Spark
+        (["--max-failures", "3"], "local-spark"),
+        (["--conf", "spark.x=1"], "local-spark"),
+        (["--engine", "inline", "--partitions", "8"], "inline"),  # an explicit engine stays
+    ],
+)
+def test_the_cli_engine(extra: list[str], engine: str) -> None:
+    from semingest_worker import cli
+
+    args = cli._parser().parse_args(["run", "/data", *extra])
+    assert cli._engine(args) == engine

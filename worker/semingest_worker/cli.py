@@ -58,6 +58,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _engine(args: argparse.Namespace) -> str:
+    """``--engine``; auto becomes local-spark when a Spark-only option is given (``--partitions``,
+    ``--max-failures``, ``--conf``): whoever sets those wants Spark's partitions and task retries."""
+    if args.engine == "auto" and (args.partitions or args.max_failures or args.conf):
+        return "local-spark"
+    return args.engine
+
+
 def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -83,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
         choices=("auto", "local-spark", "inline"),
         default="auto",
         help="where the pipeline runs: inline (a process pool, no JVM), local-spark, or auto: inline "
-        "when the files left after the skip check are at most --inline-max-files (default auto)",
+        "when the files left after the skip check are at most --inline-max-files and no Spark-only "
+        "option (--partitions, --max-failures, --conf) is given (default auto)",
     )
     run.add_argument(
         "--inline-max-files",
@@ -281,7 +290,7 @@ def job_config(args: argparse.Namespace) -> JobConfig:
         spark_conf=conf,
         task_max_failures=args.max_failures,
         reprocess=reprocess,
-        engine=args.engine,
+        engine=_engine(args),
         inline_max_files=args.inline_max_files,
     )
 
