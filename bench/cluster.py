@@ -220,7 +220,7 @@ def run_strategy(
         t_ready = time.perf_counter()
         summary = run_job(
             JobConfig(source=str(images), database_url=url, engine="local-spark"), spark=sc, progress=False
-        )
+        ).to_dict()
         t_done = time.perf_counter()
         executors = [e for e in _rest(sc, "executors") if e["id"] != "driver"]
         stages = _rest(sc, "stages")

@@ -45,16 +45,16 @@ def test_inline_writes_what_spark_writes(images: Path, spark, mariadb_url: str, 
         JobConfig(source=str(images), database_url=mariadb_url, engine="inline", master="local[2]"),
         progress=False,
     )
-    assert inline["engine"] == "inline"
-    assert inline["processed"] == 12 and inline["failed"] == 0
-    assert inline["partitions"] == 4  # 2 workers x 2 partitions each
+    assert inline.engine == "inline"
+    assert inline.processed == 12 and inline.failed == 0
+    assert inline.partitions == 4  # 2 workers x 2 partitions each
     on_spark = run_job(JobConfig(source=str(images), database_url=sqlite_url), spark=spark, progress=False)
-    assert on_spark["engine"] == "local-spark"
+    assert on_spark.engine == "local-spark"
     assert _digests(mariadb_url) == _digests(sqlite_url)
     assert _labels(mariadb_url) > 0  # the label readings are kept
 
     again = run_job(JobConfig(source=str(images), database_url=mariadb_url, engine="auto"), progress=False)
-    assert again["skipped"] == 12 and again["processed"] == 0 and "engine" not in again
+    assert again.skipped == 12 and again.processed == 0 and again.engine is None
 
 
 def test_auto_picks_by_the_files_left_after_the_skip_check(images: Path, sqlite_url: str) -> None:
@@ -62,4 +62,4 @@ def test_auto_picks_by_the_files_left_after_the_skip_check(images: Path, sqlite_
         JobConfig(source=str(images), database_url=sqlite_url, engine="auto", master="local[1]"),
         progress=False,
     )
-    assert small["engine"] == "inline" and small["partitions"] == 1  # one worker: in this process
+    assert small.engine == "inline" and small.partitions == 1  # one worker: in this process
