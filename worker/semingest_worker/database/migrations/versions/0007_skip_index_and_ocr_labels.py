@@ -12,6 +12,8 @@ Revises: 0006
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -20,7 +22,7 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-_MYSQL_OPTS = {
+_MYSQL_OPTS: dict[str, Any] = {
     "mysql_engine": "InnoDB",
     "mysql_charset": "utf8mb4",
     "mysql_collate": "utf8mb4_bin",
