@@ -84,10 +84,14 @@ class CpuCgroup:
                 (self.path.parent / "cgroup.procs").write_text(pid)
             except OSError:
                 pass
-        try:
-            self.path.rmdir()
-        except OSError:
-            pass
+        import time
+
+        for _ in range(25):  # exiting processes (zombies not yet reaped) keep it busy a moment
+            try:
+                self.path.rmdir()
+                return
+            except OSError:
+                time.sleep(0.2)
 
 
 def _stat(pid: int) -> tuple[int, float, int] | None:
