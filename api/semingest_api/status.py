@@ -42,6 +42,21 @@ def format_time(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def format_duration(seconds: float) -> str:
+    """A duration as kubectl writes one: 45s, 4m12s, 2h5m, 3d4h."""
+    total = max(0, int(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m{secs}s" if secs else f"{minutes}m"
+    return f"{secs}s"
+
+
 def parse_time(text: str | None) -> dt.datetime | None:
     if not text:
         return None
@@ -75,8 +90,17 @@ class Progress:
         """The counters that are set, in ``PROGRESS_KEYS`` order."""
         return {k: v for k in PROGRESS_KEYS if (v := getattr(self, k)) is not None}
 
+    @property
+    def summary(self) -> str | None:
+        """``processed/discovered`` (the Progress column of ``kubectl get``), once discovery is done."""
+        if self.discovered is None:
+            return None
+        return f"{self.processed or 0}/{self.discovered}"
+
     def to_status(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.counts())
+        if self.summary is not None:
+            out["summary"] = self.summary
         if self.update_time is not None:
             out["updateTime"] = format_time(self.update_time)
         return out
@@ -108,6 +132,10 @@ class SemIngestStatus:
     start_time: dt.datetime | None = None
     completion_time: dt.datetime | None = None
     last_schedule_time: dt.datetime | None = None
+    last_successful_time: dt.datetime | None = None
+    next_schedule_time: dt.datetime | None = None
+    duration: str | None = None  # of the last finished run, as kubectl writes durations (4m12s)
+    last_run_now: str | None = None  # the run-now annotation value that started a run
     progress: Progress | None = None
     stage_seconds: Mapping[str, float] | None = None
     sizing: Mapping[str, Any] | None = None
@@ -140,6 +168,10 @@ class SemIngestStatus:
             start_time=parse_time(raw.get("startTime")),
             completion_time=parse_time(raw.get("completionTime")),
             last_schedule_time=parse_time(raw.get("lastScheduleTime")),
+            last_successful_time=parse_time(raw.get("lastSuccessfulTime")),
+            next_schedule_time=parse_time(raw.get("nextScheduleTime")),
+            duration=raw.get("duration") or None,
+            last_run_now=raw.get("lastRunNow") or None,
             progress=None if progress is None else Progress.from_status(progress),
             stage_seconds=_copy(raw.get("stageSeconds")),
             sizing=_copy(raw.get("sizing")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import json
@@ -37,6 +38,7 @@ LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_INSTANCE = "app.kubernetes.io/instance"
 LABEL_INGEST = f"{GROUP}/ingest"
 LABEL_RUN = f"{GROUP}/run"
+NODE_TOPOLOGY_KEY = "kubernetes.io/hostname"
 ANNOTATION_GENERATION = f"{GROUP}/generation"
 MANAGED_BY = "semingest-operator"
 
@@ -215,8 +217,45 @@ def container_security_context() -> dict[str, Any]:
     }
 
 
+def placement(
+    spec: SemIngestSpec, ctx: RunContext, component: str, *, spread: bool = False
+) -> dict[str, Any]:
+    """The pod spec's nodeSelector, tolerations and affinity (only those set): the spec's, and
+    with ``spread`` (fat executors) a required pod anti-affinity on the node, so that each
+    executor has a node to itself, as the fat strategy sizes them."""
+    wanted = spec.placement
+    out: dict[str, Any] = {}
+    if wanted.node_selector:
+        out["nodeSelector"] = dict(wanted.node_selector)
+    if wanted.tolerations:
+        out["tolerations"] = [dict(t) for t in wanted.tolerations]
+    affinity: dict[str, Any] = copy.deepcopy(dict(wanted.affinity)) if wanted.affinity else {}
+    if spread:
+        anti = affinity.setdefault("podAntiAffinity", {})
+        anti.setdefault("requiredDuringSchedulingIgnoredDuringExecution", []).append(
+            {
+                "labelSelector": {"matchLabels": {LABEL_RUN: ctx.run, LABEL_COMPONENT: component}},
+                "topologyKey": NODE_TOPOLOGY_KEY,
+            }
+        )
+    if affinity:
+        out["affinity"] = affinity
+    return out
+
+
+def spreads_executors(sizing_strategy: str, executors: int) -> bool:
+    """Fat executors (one per node) are spread across nodes; tiny ones share nodes."""
+    return sizing_strategy == "fat" and executors > 1
+
+
 def pod_template(
-    spec: SemIngestSpec, ctx: RunContext, container: str, component: str, *, automount_token: bool
+    spec: SemIngestSpec,
+    ctx: RunContext,
+    container: str,
+    component: str,
+    *,
+    automount_token: bool,
+    spread: bool = False,
 ) -> dict[str, Any]:
     """A Spark pod template (spark.kubernetes.{driver,executor}.podTemplateFile / SparkApplication
     ``template``): volumes, mounts, env and security contexts, so nothing depends on a webhook."""
@@ -226,6 +265,7 @@ def pod_template(
         "metadata": {"labels": run_labels(ctx, component)},
         "spec": {
             "automountServiceAccountToken": automount_token,
+            **placement(spec, ctx, component, spread=spread),
             "securityContext": pod_security_context(),
             "volumes": volumes(spec),
             "containers": [

@@ -17,9 +17,11 @@ from semingest_operator.render.common import (
     container_security_context,
     env,
     object_meta,
+    placement,
     pod_security_context,
     pod_template,
     run_labels,
+    spreads_executors,
     user_spark_conf,
     volume_mounts,
     volumes,
@@ -103,7 +105,14 @@ def spark_submit_args(spec: SemIngestSpec, ctx: RunContext, sizing: Sizing) -> l
 
 
 def render_executor_template(spec: SemIngestSpec, ctx: RunContext, sizing: Sizing) -> dict[str, Any]:
-    template = pod_template(spec, ctx, EXECUTOR_CONTAINER, "executor", automount_token=False)
+    template = pod_template(
+        spec,
+        ctx,
+        EXECUTOR_CONTAINER,
+        "executor",
+        automount_token=False,
+        spread=spreads_executors(sizing.strategy, sizing.executors),
+    )
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -160,6 +169,7 @@ def render_driver_pod(spec: SemIngestSpec, ctx: RunContext, sizing: Sizing) -> d
             "restartPolicy": "Never",
             # The kubelet ends the driver (and so the run: its executors go with it) at the deadline.
             **deadline,
+            **placement(spec, ctx, "driver"),
             "securityContext": pod_security_context(),
             "volumes": pod_volumes,
             "containers": [

@@ -14,6 +14,7 @@ from semingest_operator.render.common import (
     object_meta,
     pod_template,
     run_labels,
+    spreads_executors,
     user_spark_conf,
     worker_arguments,
 )
@@ -98,7 +99,14 @@ def render_spark_application(spec: SemIngestSpec, ctx: RunContext, sizing: Sizin
                 "serviceAccount": ctx.driver_service_account,
                 "deleteOnTermination": True,
                 "labels": run_labels(ctx, "executor"),
-                "template": pod_template(spec, ctx, EXECUTOR_CONTAINER, "executor", automount_token=False),
+                "template": pod_template(
+                    spec,
+                    ctx,
+                    EXECUTOR_CONTAINER,
+                    "executor",
+                    automount_token=False,
+                    spread=spreads_executors(sizing.strategy, sizing.executors),
+                ),
             },
         },
     }
