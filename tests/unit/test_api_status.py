@@ -59,7 +59,12 @@ def test_from_body_reads_the_status_and_to_patch_writes_it_back():
         "runId": "ing-g1",
         "runGeneration": 1,
         "startTime": "2026-03-02T10:30:00Z",
-        "progress": {"discovered": 10, "processed": 4, "summary": "4/10", "updateTime": "2026-03-02T10:31:00Z"},
+        "progress": {
+            "discovered": 10,
+            "processed": 4,
+            "summary": "4/10",
+            "updateTime": "2026-03-02T10:31:00Z",
+        },
         "conditions": [{"type": "Submitted", "status": "True"}],
     }
     status = SemIngestStatus.from_body({"status": raw})

@@ -96,18 +96,24 @@ def _dns_label(text: str) -> str:
     return label
 
 
-def run_name(ingest: str, generation: int | None = None, tick: dt.datetime | None = None) -> str:
-    """The deterministic run name: ``<ingest>-g<generation>`` or ``<ingest>-<YYYYmmddHHMM>`` for a tick.
+def run_name(
+    ingest: str, generation: int | None = None, tick: dt.datetime | None = None, request: str | None = None
+) -> str:
+    """The deterministic run name: ``<ingest>-g<generation>``, ``<ingest>-<YYYYmmddHHMM>`` for a
+    tick, or ``<ingest>-n<hash>`` for a run-now request (the annotation's value).
 
     Deterministic so that an operator restart finds the run it already created instead of
     creating a second one. A DNS-1035 label of at most RUN_NAME_MAX characters.
     """
-    if generation is not None and tick is None:
+    given = [x for x in (generation, tick, request) if x is not None]
+    if len(given) != 1:
+        raise ValueError("give exactly one of generation, tick and request")
+    if generation is not None:
         suffix = f"-g{generation}"
-    elif tick is not None and generation is None:
+    elif tick is not None:
         suffix = f"-{tick.astimezone(dt.UTC):%Y%m%d%H%M}"
     else:
-        raise ValueError("give exactly one of generation and tick")
+        suffix = f"-n{_short_hash(str(request))}"
     base = _dns_label(ingest)
     if len(base) + len(suffix) > RUN_NAME_MAX or base != ingest:
         keep = RUN_NAME_MAX - len(suffix) - 7
