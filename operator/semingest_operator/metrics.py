@@ -4,14 +4,14 @@ itself (reconciliations, render errors).
 
 Everything per SemIngest is derived from its status (``observe``) or from a reconciliation's
 before/after (``count``), so a restarted operator exports the same gauges again from the objects.
-``metric_names()`` lists what is exported: the chart's dashboard and alert rules are checked
+``Metrics.series`` lists what is exported: the chart's dashboard and alert rules are checked
 against it (tests/unit/test_chart_monitoring.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from http.server import HTTPServer
 from typing import Any
 
@@ -32,64 +32,67 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None):
         self.registry = registry or CollectorRegistry()
-        r = self.registry
+        # series name (counters with _total) -> label names: what the operator exports
+        self.series: dict[str, tuple[str, ...]] = {}
         # -- the operator -------------------------------------------------------------------
-        self.reconciles = Counter(
+        self.reconciles = self._counter(
             "semingest_reconciles",
             "Reconciliations of SemIngests, by trigger and result",
             ["trigger", "result"],
-            registry=r,
         )
-        self.render_errors = Counter(
-            "semingest_render_errors", "Specs that could not be rendered, by field", ["field"], registry=r
+        self.render_errors = self._counter(
+            "semingest_render_errors", "Specs that could not be rendered, by field", ["field"]
         )
-        self.ingests = Gauge(
+        self.ingests = self._gauge(
             "semingest_ingests",
             "SemIngest objects, by the phase of their current or last run",
             ["phase"],
-            registry=r,
         )
         # -- per SemIngest --------------------------------------------------------------------
-        self.phase = Gauge(
+        self.phase = self._gauge(
             "semingest_ingest_phase",
             "1 for the phase a SemIngest is in, 0 for the others",
             [*INGEST, "phase"],
-            registry=r,
         )
-        self.run_files = Gauge(
+        self.run_files = self._gauge(
             "semingest_run_files",
             f"Files of the current and the last finished run, by outcome ({', '.join(PROGRESS_KEYS)})",
             [*INGEST, "run", "outcome"],
-            registry=r,
         )
-        self.run_start = Gauge(
+        self.run_start = self._gauge(
             "semingest_run_start_timestamp_seconds",
             "When the current (or last) run started",
             INGEST,
-            registry=r,
         )
-        self.last_run_duration = Gauge(
-            "semingest_last_run_duration_seconds", "How long the last finished run took", INGEST, registry=r
+        self.last_run_duration = self._gauge(
+            "semingest_last_run_duration_seconds", "How long the last finished run took", INGEST
         )
-        self.last_success = Gauge(
-            "semingest_last_success_timestamp_seconds", "When a run last succeeded", INGEST, registry=r
+        self.last_success = self._gauge(
+            "semingest_last_success_timestamp_seconds", "When a run last succeeded", INGEST
         )
-        self.next_schedule = Gauge(
+        self.next_schedule = self._gauge(
             "semingest_next_schedule_timestamp_seconds",
             "When the next scheduled run is due",
             INGEST,
-            registry=r,
         )
-        self.schedule_period = Gauge(
-            "semingest_schedule_period_seconds", "Time between two ticks of the schedule", INGEST, registry=r
+        self.schedule_period = self._gauge(
+            "semingest_schedule_period_seconds", "Time between two ticks of the schedule", INGEST
         )
-        self.runs_started = Counter("semingest_runs_started", "Runs started", INGEST, registry=r)
-        self.runs_succeeded = Counter("semingest_runs_succeeded", "Runs that succeeded", INGEST, registry=r)
-        self.runs_failed = Counter("semingest_runs_failed", "Runs that failed", INGEST, registry=r)
+        self.runs_started = self._counter("semingest_runs_started", "Runs started", INGEST)
+        self.runs_succeeded = self._counter("semingest_runs_succeeded", "Runs that succeeded", INGEST)
+        self.runs_failed = self._counter("semingest_runs_failed", "Runs that failed", INGEST)
         # Per-process cache: the last phase of each SemIngest (namespace, name), for the gauges.
         self._phases: dict[tuple[str, str], Phase] = {}
         for phase in Phase:
             self.ingests.labels(phase.value).set(0)
+
+    def _counter(self, name: str, doc: str, labels: Sequence[str]) -> Counter:
+        self.series[f"{name}_total"] = tuple(labels)
+        return Counter(name, doc, list(labels), registry=self.registry)
+
+    def _gauge(self, name: str, doc: str, labels: Sequence[str]) -> Gauge:
+        self.series[name] = tuple(labels)
+        return Gauge(name, doc, list(labels), registry=self.registry)
 
     # -- per SemIngest ---------------------------------------------------------------------------
     def set_phase(self, namespace: str, name: str, phase: Phase | None) -> None:
@@ -182,14 +185,3 @@ def _remove(metric: Any, *labels: str) -> None:
         metric.remove(*labels)
     except KeyError:
         pass
-
-
-def metric_names(metrics: Metrics) -> set[str]:
-    """Every series name the operator exports (counters with ``_total``; histograms' parts)."""
-    names = set()
-    for family in metrics.registry.collect():
-        for sample in family.samples:
-            if not sample.name.endswith("_created"):
-                names.add(sample.name)
-        names.add(family.name if family.type != "counter" else f"{family.name}_total")
-    return names

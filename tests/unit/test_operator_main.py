@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 
@@ -50,6 +51,38 @@ def test_ingests_are_counted_by_phase():
     m.forget("sem", "b")
     text = generate_latest(m.registry).decode()
     assert 'semingest_ingests{phase="Running"} 0.0' in text and 'name="b"' not in text
+
+
+def test_the_series_list_is_what_the_operator_serves():
+    """Metrics.series (which the dashboard and alert check reads) names every served series."""
+    import datetime as dt
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from semingest_api.status import Progress, SemIngestStatus
+
+    m = Metrics()
+    t0 = dt.datetime(2026, 3, 2, 10, 30, tzinfo=dt.UTC)
+    done = SemIngestStatus(
+        phase=Phase.FAILED,
+        run_id="r1",
+        start_time=t0,
+        completion_time=t0,
+        last_successful_time=t0,
+        next_schedule_time=t0,
+        progress=Progress(discovered=1, processed=1, skipped=0, failed=0, duplicates=0),
+    )
+    m.count("sem", "a", SemIngestStatus(), done)
+    m.count("sem", "b", SemIngestStatus(), dataclasses.replace(done, phase=Phase.SUCCEEDED))
+    m.observe("sem", "a", done, dt.timedelta(hours=1))
+    m.reconciles.labels("timer", "ok").inc()
+    m.render_errors.labels("spec.source").inc()
+    served: dict[str, set[str]] = {}
+    for family in text_string_to_metric_families(generate_latest(m.registry).decode()):
+        for sample in family.samples:
+            if not sample.name.endswith("_created"):
+                served.setdefault(sample.name, set()).update(sample.labels)
+    assert served == {name: set(labels) for name, labels in m.series.items()}
 
 
 @pytest.fixture
