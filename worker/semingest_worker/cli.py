@@ -26,6 +26,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from semingest_api import semingest_version
@@ -223,13 +224,20 @@ def _preflight(args: argparse.Namespace) -> str | None:
     return None
 
 
+# Spark's JVM logging at WARN (also what the worker image uses, as SPARK_CONF_DIR).
+LOG4J2_CONFIG = Path(__file__).resolve().parent / "conf" / "log4j2.properties"
+
+
 def quiet_native_logs(verbose: bool) -> None:
-    """TensorFlow's C++ start-up lines (CPU features, oneDNN) only with -v. Set before TensorFlow
-    is imported, here and in the Spark workers (they inherit the environment)."""
+    """No JVM or TensorFlow noise on a terminal unless -v: TensorFlow's C++ start-up lines (CPU
+    features, oneDNN) off, Spark's log4j2 at WARN. Set before TensorFlow is imported and Spark
+    started (the Spark JVM and its Python workers inherit the environment); a value the user
+    set is kept."""
     if verbose:
         logging.getLogger("semingest_worker").setLevel(logging.INFO)
-    else:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("SPARK_SUBMIT_OPTS", f"-Dlog4j2.configurationFile=file:{LOG4J2_CONFIG}")
 
 
 def _run(args: argparse.Namespace) -> int:
