@@ -31,6 +31,7 @@ RUN_NOW_ANNOTATION = f"{GROUP}/run-now"
 # Where the Spark pods mount the source and model volumes (operator renders, worker reads).
 SOURCE_MOUNT = "/data/source"
 MODEL_MOUNT = "/data/model"
+EVENT_LOG_MOUNT = "/data/eventlog"  # spec.eventLog's volume, in the driver only
 # The spark-submit-able entry point inside the worker image (images/worker/Dockerfile installs it).
 WORKER_ENTRYPOINT = "/opt/semingest/semingest_job.py"
 # Environment variable that carries the database URL (from the Secret) into driver and executors.
@@ -234,6 +235,12 @@ class StagesSpec:
 
 
 @dataclass(frozen=True)
+class EventLogSpec:
+    pvc: str
+    path: str  # inside the volume
+
+
+@dataclass(frozen=True)
 class PlacementSpec:
     """Where the Spark pods may run (core/v1 shapes, passed through)."""
 
@@ -261,6 +268,7 @@ class SemIngestSpec:
     active_deadline_seconds: int | None
     runs_history_limit: int | None
     placement: PlacementSpec
+    event_log: EventLogSpec | None
     raw: Mapping[str, Any]  # the validated, defaulted dict (what is passed on to the worker)
 
 
@@ -319,6 +327,9 @@ def parse_spec(spec: Mapping[str, Any]) -> SemIngestSpec:
         suspend=s["suspend"],
         active_deadline_seconds=s.get("activeDeadlineSeconds"),
         runs_history_limit=s.get("runsHistoryLimit"),
+        event_log=EventLogSpec(pvc=s["eventLog"]["pvc"], path=s["eventLog"]["path"])
+        if s.get("eventLog")
+        else None,
         placement=PlacementSpec(
             node_selector=dict(s.get("nodeSelector") or {}),
             tolerations=tuple(dict(t) for t in s.get("tolerations") or ()),

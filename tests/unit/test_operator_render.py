@@ -345,3 +345,41 @@ def test_tiny_executors_share_nodes_and_no_placement_adds_nothing():
     specs = _pod_specs(render_run(plain, driver_service_account="d", policy=policy).manifests)
     for spec in specs.values():
         assert not {"nodeSelector", "tolerations", "affinity"} & set(spec)
+
+
+def _spark_conf(manifests) -> dict[str, str]:
+    if manifests[0]["kind"] == "SparkApplication":
+        return manifests[0]["spec"]["sparkConf"]
+    args = manifests[2]["spec"]["containers"][0]["args"]
+    return dict(a.split("=", 1) for prev, a in zip(args, args[1:], strict=False) if prev == "--conf")
+
+
+@pytest.mark.parametrize("backend", ["native", "sparkOperator"])
+def test_event_logs_go_to_their_volume_from_the_driver_only(backend):
+    rendered = render_run(
+        ingest(backend=backend, eventLog={"pvc": "spark-history", "path": "/semingest/events"}),
+        driver_service_account="semingest-driver",
+    )
+    conf = _spark_conf(rendered.manifests)
+    assert conf["spark.eventLog.enabled"] == "true" and conf["spark.eventLog.dir"] == "file:///data/eventlog"
+    specs = _pod_specs(rendered.manifests)
+    driver, executor = specs["driver"], specs["executor"]
+    assert {"name": "eventlog", "persistentVolumeClaim": {"claimName": "spark-history"}} in driver["volumes"]
+    (container,) = driver["containers"]
+    assert {"name": "eventlog", "mountPath": "/data/eventlog", "subPath": "semingest/events"} in container[
+        "volumeMounts"
+    ]
+    assert not [v for v in executor["volumes"] if v["name"] == "eventlog"], "executors write no event logs"
+    for spec in specs.values():
+        kubernetes_validate.validate(
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "t"}, "spec": spec},
+            K8S_VERSION,
+            strict=True,
+        )
+    plain = render_run(ingest(backend=backend), driver_service_account="semingest-driver")
+    assert "spark.eventLog.enabled" not in _spark_conf(plain.manifests)
+
+
+def test_an_event_log_without_its_volume_is_a_spec_error():
+    with pytest.raises(SpecError, match=r"spec\.eventLog\.pvc: is required"):
+        render_run(ingest(eventLog={"path": "/x"}), driver_service_account="d")

@@ -13,6 +13,7 @@ from typing import Any
 from semingest_api.spec import (
     API_VERSION,
     DATABASE_URL_ENV,
+    EVENT_LOG_MOUNT,
     GROUP,
     KIND,
     MODEL_MOUNT,
@@ -164,8 +165,9 @@ def object_meta(ctx: RunContext, name: str, component: str) -> dict[str, Any]:
     }
 
 
-def volumes(spec: SemIngestSpec) -> list[dict[str, Any]]:
-    """The source (and model) volumes, read-only, plus a scratch /tmp."""
+def volumes(spec: SemIngestSpec, component: str = "executor") -> list[dict[str, Any]]:
+    """The source (and model) volumes, read-only, plus a scratch /tmp; the driver also gets the
+    event log volume (spec.eventLog: only the driver writes event logs)."""
     out: list[dict[str, Any]] = []
     src = spec.source
     if src.pvc:
@@ -179,16 +181,29 @@ def volumes(spec: SemIngestSpec) -> list[dict[str, Any]]:
         out.append({"name": "model", "hostPath": {"path": model.host_path, "type": "Directory"}})
     out.append({"name": "tmp", "emptyDir": {}})
     out.append({"name": "work", "emptyDir": {}})
+    if spec.event_log is not None and component == "driver":
+        out.append({"name": "eventlog", "persistentVolumeClaim": {"claimName": spec.event_log.pvc}})
     return out
 
 
-def volume_mounts(spec: SemIngestSpec) -> list[dict[str, Any]]:
+def volume_mounts(spec: SemIngestSpec, component: str = "executor") -> list[dict[str, Any]]:
     mounts = [{"name": "source", "mountPath": SOURCE_MOUNT, "readOnly": True}]
     if spec.model is not None and (spec.model.pvc or spec.model.host_path):
         mounts.append({"name": "model", "mountPath": MODEL_MOUNT, "readOnly": True})
     mounts.append({"name": "tmp", "mountPath": TMP_MOUNT})
     mounts.append({"name": "work", "mountPath": WORK_MOUNT})
+    if spec.event_log is not None and component == "driver":
+        mount = {"name": "eventlog", "mountPath": EVENT_LOG_MOUNT}
+        sub_path = spec.event_log.path.strip("/")
+        mounts.append({**mount, "subPath": sub_path} if sub_path else mount)
     return mounts
+
+
+def event_log_conf(spec: SemIngestSpec) -> dict[str, str]:
+    """Spark's event log settings for spec.eventLog (none without it)."""
+    if spec.event_log is None:
+        return {}
+    return {"spark.eventLog.enabled": "true", "spark.eventLog.dir": f"file://{EVENT_LOG_MOUNT}"}
 
 
 def env(spec: SemIngestSpec) -> list[dict[str, Any]]:
@@ -273,13 +288,13 @@ def pod_template(
             "automountServiceAccountToken": automount_token,
             **placement(spec, ctx, component, spread=spread),
             "securityContext": pod_security_context(),
-            "volumes": volumes(spec),
+            "volumes": volumes(spec, component),
             "containers": [
                 {
                     "name": container,
                     "image": ctx.image,
                     "env": env(spec),
-                    "volumeMounts": volume_mounts(spec),
+                    "volumeMounts": volume_mounts(spec, component),
                     "securityContext": container_security_context(),
                 }
             ],

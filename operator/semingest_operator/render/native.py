@@ -16,6 +16,7 @@ from semingest_operator.render.common import (
     RunContext,
     container_security_context,
     env,
+    event_log_conf,
     object_meta,
     placement,
     pod_security_context,
@@ -83,6 +84,7 @@ def spark_conf(spec: SemIngestSpec, ctx: RunContext, sizing: Sizing) -> dict[str
     }
     for key, value in run_labels(ctx, "executor").items():
         conf[f"spark.kubernetes.executor.label.{key}"] = value
+    conf.update(event_log_conf(spec))
     conf.update(user_spark_conf(spec))
     return conf
 
@@ -148,11 +150,11 @@ def render_driver_service(ctx: RunContext) -> dict[str, Any]:
 
 def render_driver_pod(spec: SemIngestSpec, ctx: RunContext, sizing: Sizing) -> dict[str, Any]:
     mounts = [
-        *volume_mounts(spec),
+        *volume_mounts(spec, "driver"),
         {"name": "pod-templates", "mountPath": POD_TEMPLATE_DIR, "readOnly": True},
     ]
     pod_volumes = [
-        *volumes(spec),
+        *volumes(spec, "driver"),
         {"name": "pod-templates", "configMap": {"name": executor_template_name(ctx)}},
     ]
     deadline = (

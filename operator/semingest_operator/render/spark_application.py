@@ -11,6 +11,7 @@ from semingest_operator.render.common import (
     EXECUTOR_CONTAINER,
     SPARK_VERSION,
     RunContext,
+    event_log_conf,
     object_meta,
     pod_template,
     run_labels,
@@ -47,6 +48,7 @@ def spark_conf(spec: SemIngestSpec, ctx: RunContext, sizing: Sizing) -> dict[str
         # Driver and executors prove a shared secret that Spark generates for each application.
         "spark.authenticate": "true",
     }
+    conf.update(event_log_conf(spec))
     conf.update(user_spark_conf(spec))
     return conf
 
