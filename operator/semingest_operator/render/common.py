@@ -187,15 +187,17 @@ def volumes(spec: SemIngestSpec, component: str = "executor") -> list[dict[str, 
 
 
 def volume_mounts(spec: SemIngestSpec, component: str = "executor") -> list[dict[str, Any]]:
-    mounts = [{"name": "source", "mountPath": SOURCE_MOUNT, "readOnly": True}]
+    mounts: list[dict[str, Any]] = [{"name": "source", "mountPath": SOURCE_MOUNT, "readOnly": True}]
     if spec.model is not None and (spec.model.pvc or spec.model.host_path):
         mounts.append({"name": "model", "mountPath": MODEL_MOUNT, "readOnly": True})
     mounts.append({"name": "tmp", "mountPath": TMP_MOUNT})
     mounts.append({"name": "work", "mountPath": WORK_MOUNT})
     if spec.event_log is not None and component == "driver":
-        mount = {"name": "eventlog", "mountPath": EVENT_LOG_MOUNT}
+        mount: dict[str, Any] = {"name": "eventlog", "mountPath": EVENT_LOG_MOUNT}
         sub_path = spec.event_log.path.strip("/")
-        mounts.append({**mount, "subPath": sub_path} if sub_path else mount)
+        if sub_path:
+            mount["subPath"] = sub_path
+        mounts.append(mount)
     return mounts
 
 
