@@ -64,34 +64,6 @@ def test_tensorflows_native_logs_need_verbose(monkeypatch, verbose, level):
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0", "a level the user set is kept"
 
 
-@pytest.mark.spark
-def test_a_first_run_on_a_terminal_shows_no_jvm_or_tensorflow_noise(tmp_path: Path):
-    """The JVM's log4j2 start-up lines (default profile, loopback host, native Hadoop) are gone:
-    what stderr shows is semingest's own (the JDK's incubator-module notice cannot be silenced)."""
-    from semingest_worker import synth
-
-    synth.generate_corpus(tmp_path / "img", 3, seed=2, size=(320, 240), duplicate_fraction=0)
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
-    for name in ("SPARK_SUBMIT_OPTS", "TF_CPP_MIN_LOG_LEVEL", "SPARK_CONF_DIR"):
-        env.pop(name, None)
-    out = subprocess.run(
-        [sys.executable, "-m", "semingest_worker.cli", "run", str(tmp_path / "img"), "--no-progress"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=tmp_path,
-    )
-    assert out.returncode == 0, out.stderr
-    noise = [
-        line
-        for line in out.stderr.splitlines()
-        if line.strip() and not line.startswith("WARNING: Using incubator modules")
-    ]
-    assert noise == [], out.stderr
-    assert "succeeded" in out.stdout
-
-
 def test_the_log4j2_configuration_is_warn_and_the_worker_image_uses_it():
     from semingest_worker.cli import LOG4J2_CONFIG
 
