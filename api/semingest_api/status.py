@@ -112,6 +112,45 @@ PROGRESS_KEYS: tuple[str, ...] = tuple(
 )
 
 
+@dataclass(frozen=True)
+class SparkMeasures:
+    """``status.sparkMeasures`` and the run summary's ``spark`` block: Spark's own task measures of
+    a run, summed over its stages (what sparkMeasure's stage metrics report)."""
+
+    stages: int = 0
+    tasks: int = 0
+    executor_run_seconds: float = 0.0  # wall time of the tasks
+    executor_cpu_seconds: float = 0.0
+    jvm_gc_seconds: float = 0.0
+    deserialize_seconds: float = 0.0  # deserialising the tasks on the executors
+    input_bytes: int = 0
+    shuffle_read_bytes: int = 0
+    shuffle_write_bytes: int = 0
+
+    def to_status(self) -> dict[str, int | float]:
+        return {_camel(f.name): _rounded(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_status(cls, raw: Mapping[str, Any]) -> SparkMeasures:
+        kinds = {f.name: f.type for f in dataclasses.fields(cls)}
+        return cls(
+            **{
+                name: (float if kinds[name] == "float" else int)(raw[_camel(name)])
+                for name in kinds
+                if raw.get(_camel(name)) is not None
+            }
+        )
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(p.title() for p in rest)
+
+
+def _rounded(value: int | float) -> int | float:
+    return round(value, 3) if isinstance(value, float) else value
+
+
 def _integer(key: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"progress {key} must be an integer, got {value!r}")
@@ -137,6 +176,7 @@ class SemIngestStatus:
     duration: str | None = None  # of the last finished run, as kubectl writes durations (4m12s)
     last_run_now: str | None = None  # the run-now annotation value that started a run
     progress: Progress | None = None
+    spark_measures: SparkMeasures | None = None
     stage_seconds: Mapping[str, float] | None = None
     sizing: Mapping[str, Any] | None = None
     conditions: tuple[Mapping[str, Any], ...] = field(default=())
@@ -173,6 +213,9 @@ class SemIngestStatus:
             duration=raw.get("duration") or None,
             last_run_now=raw.get("lastRunNow") or None,
             progress=None if progress is None else Progress.from_status(progress),
+            spark_measures=None
+            if not raw.get("sparkMeasures")
+            else SparkMeasures.from_status(raw["sparkMeasures"]),
             stage_seconds=_copy(raw.get("stageSeconds")),
             sizing=_copy(raw.get("sizing")),
             conditions=tuple(dict(c) for c in raw.get("conditions") or ()),
@@ -192,10 +235,7 @@ class SemIngestStatus:
 
 
 # field name -> status key (camelCase, as in the CRD)
-_KEYS = {
-    f.name: f.name.split("_")[0] + "".join(p.title() for p in f.name.split("_")[1:])
-    for f in dataclasses.fields(SemIngestStatus)
-}
+_KEYS = {f.name: _camel(f.name) for f in dataclasses.fields(SemIngestStatus)}
 
 
 def _copy(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -207,7 +247,7 @@ def _encode(value: Any) -> Any:
         return value.value
     if isinstance(value, dt.datetime):
         return format_time(value)
-    if isinstance(value, Progress):
+    if isinstance(value, Progress | SparkMeasures):
         return value.to_status()
     if isinstance(value, tuple):
         return [dict(v) for v in value]

@@ -7,7 +7,14 @@ import datetime as dt
 import pytest
 
 from semingest_api.spec import openapi_schema
-from semingest_api.status import PROGRESS_KEYS, Phase, Progress, SemIngestStatus, format_duration
+from semingest_api.status import (
+    PROGRESS_KEYS,
+    Phase,
+    Progress,
+    SemIngestStatus,
+    SparkMeasures,
+    format_duration,
+)
 
 T0 = dt.datetime(2026, 3, 2, 10, 30, tzinfo=dt.UTC)
 
@@ -46,6 +53,7 @@ def test_every_status_field_is_in_the_crd():
         duration="4m12s",
         last_run_now="2026-03-02T10:30",
         progress=Progress(discovered=3, update_time=T0),
+        spark_measures=SparkMeasures(tasks=1),
         stage_seconds={"decode": 1.5},
         sizing={"strategy": "fat"},
         conditions=({"type": "Running", "status": "True"},),
@@ -148,3 +156,17 @@ def test_the_printer_columns_read_status_fields_that_exist():
         for part in path.strip(".").split("."):
             assert part in node["properties"], f"column {name}: {path} is not in the CRD"
             node = node["properties"][part]
+
+
+def test_spark_measures_round_trip_through_the_status():
+    from semingest_api.status import SparkMeasures
+
+    measures = SparkMeasures(stages=2, tasks=8, executor_run_seconds=15.2024, executor_cpu_seconds=0.6183)
+    raw = measures.to_status()
+    assert raw["executorRunSeconds"] == 15.202 and raw["tasks"] == 8
+    assert set(raw) == set(status_schema()["sparkMeasures"]["properties"])
+    assert SparkMeasures.from_status(raw) == SparkMeasures(
+        stages=2, tasks=8, executor_run_seconds=15.202, executor_cpu_seconds=0.618
+    )
+    status = SemIngestStatus.from_body({"status": {"sparkMeasures": raw}})
+    assert status.spark_measures is not None and status.to_patch()["sparkMeasures"] == raw
