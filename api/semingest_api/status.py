@@ -132,13 +132,22 @@ class SparkMeasures:
 
     @classmethod
     def from_status(cls, raw: Mapping[str, Any]) -> SparkMeasures:
-        kinds = {f.name: f.type for f in dataclasses.fields(cls)}
+        def count(key: str) -> int:
+            return int(raw.get(key) or 0)
+
+        def seconds(key: str) -> float:
+            return float(raw.get(key) or 0.0)
+
         return cls(
-            **{
-                name: (float if kinds[name] == "float" else int)(raw[_camel(name)])
-                for name in kinds
-                if raw.get(_camel(name)) is not None
-            }
+            stages=count("stages"),
+            tasks=count("tasks"),
+            executor_run_seconds=seconds("executorRunSeconds"),
+            executor_cpu_seconds=seconds("executorCpuSeconds"),
+            jvm_gc_seconds=seconds("jvmGcSeconds"),
+            deserialize_seconds=seconds("deserializeSeconds"),
+            input_bytes=count("inputBytes"),
+            shuffle_read_bytes=count("shuffleReadBytes"),
+            shuffle_write_bytes=count("shuffleWriteBytes"),
         )
 
 
