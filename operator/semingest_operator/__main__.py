@@ -60,7 +60,7 @@ def configure_logging(log_format: str, verbose: bool) -> None:
     """kopf's own logging configuration (its formatters know per-object references), plus the
     filter that gives our records the SemIngest being reconciled."""
     kopf.configure(verbose=verbose, log_format=LOG_FORMATS[log_format], log_prefix=None)
-    logcontext.install()
+    logcontext.install(verbose=verbose)
 
 
 def config_from_env(poll_seconds: float) -> OperatorConfig:

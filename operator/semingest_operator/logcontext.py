@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -49,9 +50,24 @@ class ObjectContextFilter(logging.Filter):
         return True
 
 
-def install(logger: logging.Logger | None = None) -> None:
-    """Add the filter to every handler of ``logger`` (the root logger: where kopf.configure puts
-    its handler), so records of every module get the context."""
+# kopf's note after every successful handler call: a timer that polls every 10 s would print one
+# line per SemIngest every 10 s. Failures and retries are warnings and errors, always shown.
+_ROUTINE = re.compile(r"^(Timer|Handler|Activity|Daemon) '[^']*' succeeded\.$")
+
+
+class RoutineFilter(logging.Filter):
+    """Drops kopf's "Handler '...' succeeded." lines (shown with --verbose)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name.startswith("kopf") and _ROUTINE.match(record.getMessage()))
+
+
+def install(logger: logging.Logger | None = None, *, verbose: bool = False) -> None:
+    """Add the filters to every handler of ``logger`` (the root logger: where kopf.configure puts
+    its handler), so records of every module get the context (and, unless verbose, kopf's
+    routine success lines are not printed; Kubernetes events are posted as before)."""
+    wanted = [ObjectContextFilter()] if verbose else [ObjectContextFilter(), RoutineFilter()]
     for handler in (logger or logging.getLogger()).handlers:
-        if not any(isinstance(f, ObjectContextFilter) for f in handler.filters):
-            handler.addFilter(ObjectContextFilter())
+        for new in wanted:
+            if not any(type(f) is type(new) for f in handler.filters):
+                handler.addFilter(new)

@@ -120,7 +120,20 @@ def test_text_logs_are_prefixed_with_the_object_and_debug_needs_verbose(root_log
     with object_context({"namespace": "sem", "name": "ing"}):
         log.info("waiting")
         log.debug("details")
-    assert capsys.readouterr().err.splitlines() == ["[sem/ing] waiting"]
+        logging.getLogger("kopf.objects").info("Timer 'build_registry.<locals>.poll' succeeded.")
+        logging.getLogger("kopf.objects").warning(
+            "Timer 'build_registry.<locals>.poll' failed temporarily: x"
+        )
+    assert capsys.readouterr().err.splitlines() == [
+        "[sem/ing] waiting",
+        "[sem/ing] Timer 'build_registry.<locals>.poll' failed temporarily: x",
+    ], "kopf's routine success lines only with --verbose"
+    configure_logging("plain", verbose=True)
+    with object_context({"namespace": "sem", "name": "ing"}):
+        logging.getLogger("kopf.objects").info("Timer 'build_registry.<locals>.poll' succeeded.")
+    assert capsys.readouterr().err.splitlines() == [
+        "[sem/ing] Timer 'build_registry.<locals>.poll' succeeded."
+    ]
     with pytest.raises(SystemExit):
         parse_args(["--log-format", "yaml"])
     assert "invalid choice: 'yaml'" in capsys.readouterr().err
