@@ -13,7 +13,6 @@ import asyncio
 import dataclasses
 import datetime as dt
 import itertools
-import json
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
