@@ -47,24 +47,33 @@ def sum_stages(stages: Iterable[StageData]) -> SparkMeasures:
     )
 
 
-def _java_stages(sc: Any) -> list[StageData]:
-    """Every stage of the application from the status store (Spark 4:
-    ``stageList(statuses, details, withSummaries, quantiles, taskStatuses)``)."""
+def _seq(scala_seq: Any) -> list[Any]:
+    return [scala_seq.apply(i) for i in range(scala_seq.size())]
+
+
+def _java_stages(sc: Any, job_group: str | None) -> list[StageData]:
+    """The stages of the application's jobs (of ``job_group`` only, when given: a context handed
+    in by a caller may have run other jobs) from the status store. Spark 4's signatures:
+    ``jobsList(statuses)``, ``stageList(statuses, details, withSummaries, quantiles, taskStatuses)``."""
     store = sc._jsc.sc().statusStore()
+    wanted: set[int] | None = None
+    if job_group is not None:
+        wanted = set()
+        for job in _seq(store.jobsList(None)):
+            group = job.jobGroup()
+            if group.isDefined() and group.get() == job_group:
+                wanted.update(_seq(job.stageIds()))
     gateway = sc._gateway
-    stages = store.stageList(None, False, False, gateway.new_array(gateway.jvm.double, 0), None)
-    out = []
-    iterator = stages.iterator()
-    while iterator.hasNext():
-        out.append(iterator.next())
-    return out
+    stages = _seq(store.stageList(None, False, False, gateway.new_array(gateway.jvm.double, 0), None))
+    return [s for s in stages if wanted is None or s.stageId() in wanted]
 
 
-def spark_measures(sc: Any) -> SparkMeasures | None:
-    """The application's measures so far, or None when the status store cannot be read (another
-    Spark version's API, a stopped context): a run never fails for its measures."""
+def spark_measures(sc: Any, job_group: str | None = None) -> SparkMeasures | None:
+    """The measures of the application's stages (those of ``job_group``'s jobs when given), or
+    None when the status store cannot be read (another Spark version's API, a stopped context):
+    a run never fails for its measures."""
     try:
-        return sum_stages(_java_stages(sc))
+        return sum_stages(_java_stages(sc, job_group))
     except Exception as exc:  # noqa: BLE001 - py4j raises Py4JError/Py4JJavaError/AttributeError
         log.warning("Spark's stage measures are not available: %s: %s", type(exc).__name__, exc)
         return None
