@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 
 @pytest.mark.spark
@@ -21,7 +23,15 @@ def test_a_first_run_on_a_terminal_shows_no_jvm_or_tensorflow_noise(tmp_path: Pa
     for name in ("SPARK_SUBMIT_OPTS", "TF_CPP_MIN_LOG_LEVEL", "SPARK_CONF_DIR"):
         env.pop(name, None)
     out = subprocess.run(
-        [sys.executable, "-m", "semingest_worker.cli", "run", str(tmp_path / "img"), "--no-progress"],
+        [
+            sys.executable,
+            "-m",
+            "semingest_worker.cli",
+            "run",
+            str(tmp_path / "img"),
+            "--no-progress",
+            "--json",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -35,4 +45,13 @@ def test_a_first_run_on_a_terminal_shows_no_jvm_or_tensorflow_noise(tmp_path: Pa
         if line.strip() and not line.startswith("WARNING: Using incubator modules")
     ]
     assert noise == [], out.stderr
-    assert "succeeded" in out.stdout
+    summary = json.loads(out.stdout)
+    assert summary["status"] == "succeeded"
+    # Spark's task measures of the run (status.sparkMeasures in a cluster), in the stored summary too
+    spark = summary["spark"]
+    assert spark["tasks"] >= 1 and spark["stages"] >= 1 and spark["executorRunSeconds"] > 0
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'semingest.db'}")
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT summary FROM ingest_runs")).scalar_one()
+    engine.dispose()
+    assert json.loads(stored)["spark"] == spark

@@ -170,3 +170,23 @@ def test_spark_measures_round_trip_through_the_status():
     )
     status = SemIngestStatus.from_body({"status": {"sparkMeasures": raw}})
     assert status.spark_measures is not None and status.to_patch()["sparkMeasures"] == raw
+
+
+def test_the_drivers_last_report_carries_sparks_measures():
+    from semingest_worker.report import spark_line
+    from semingest_worker.status_reporter import StatusReporter
+
+    measures = {
+        "stages": 2,
+        "tasks": 8,
+        "executorRunSeconds": 15.2,
+        "executorCpuSeconds": 0.6,
+        "shuffleReadBytes": 1292,
+    }
+    status = StatusReporter.body({"discovered": 5}, {}, None, measures)["status"]
+    assert status["sparkMeasures"]["tasks"] == 8 and status["sparkMeasures"]["executorRunSeconds"] == 15.2
+    assert "sparkMeasures" not in StatusReporter.body({"discovered": 5}, {}, None)["status"]
+    assert spark_line(measures) == (
+        "  spark: 8 tasks, executor run 15.2 s (CPU 0.6 s, GC 0.0 s, deserialising 0.0 s), "
+        "shuffle 1.3 kB read, input 0 B"
+    )

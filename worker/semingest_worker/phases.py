@@ -224,6 +224,7 @@ def _with_outcome(
         stage_seconds={k: round(v, 3) for k, v in counters.stage_seconds.items()},
         per_vendor=dict(sorted(counters.per_vendor.items())),
         partitions=execution.partitions,
+        spark=execution.measures.to_status() if execution.measures is not None else None,
         database_retries=counters.database_retries,
         rejected_by_database=counters.rejected_by_database,
         failures=dict(sorted(counters.failures.items())),

@@ -48,6 +48,7 @@ class RunSummary:
     stage_seconds: dict[str, float] | None = None
     per_vendor: dict[str, dict[str, int]] | None = None
     partitions: int | None = None
+    spark: dict[str, int | float] | None = None  # Spark's task measures (SparkMeasures.to_status())
     database_retries: int | None = None
     rejected_by_database: int | None = None
     failures: dict[str, str] | None = None  # a sample: path -> reason
