@@ -72,3 +72,21 @@ def test_the_log4j2_configuration_is_warn_and_the_worker_image_uses_it():
     dockerfile = (Path(__file__).resolve().parents[2] / "images" / "worker" / "Dockerfile").read_text()
     assert "SPARK_CONF_DIR=/opt/semingest/conf" in dockerfile
     assert "semingest_worker.__file__))')/conf\" /opt/semingest/conf" in dockerfile
+
+
+def test_starting_spark_is_shown_before_the_first_count():
+    import io
+
+    from semingest_worker.progress import ProgressDisplay
+
+    ticks = iter([0.0, 3.0, 20.0, 20.0])
+    out = io.StringIO()
+    display = ProgressDisplay(40, stream=out, interactive=False, clock=lambda: next(ticks))
+    display.note("starting Spark")
+    display.update(4, force=True)
+    first, second = out.getvalue().splitlines()
+    assert first == "semingest: starting Spark (40 images to do)  elapsed 3s"
+    assert second.startswith("semingest: 4/40 images (10%)")
+    one = io.StringIO()
+    ProgressDisplay(1, stream=one, interactive=False, clock=lambda: 0.0).note("starting Spark")
+    assert "(1 image to do)" in one.getvalue()

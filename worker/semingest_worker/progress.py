@@ -59,6 +59,17 @@ class ProgressDisplay:
         parts.append(f"elapsed {format_duration(elapsed)}")
         return "  ".join(parts)
 
+    def note(self, text: str) -> None:
+        """A step with nothing counted yet (``starting Spark``): drawn at once, replaced in place
+        by the next progress line on a terminal."""
+        if not self.enabled:
+            return
+        things = "image" if self.total == 1 else "images"
+        line = f"semingest: {text} ({self.total} {things} to do)  elapsed {format_duration(self._clock() - self._started)}"
+        self.stream.write("\r\x1b[2K" + line if self.interactive else line + "\n")
+        self.stream.flush()
+        self._drawn = True
+
     def update(self, done: int, failed: int = 0, *, force: bool = False) -> bool:
         """Draw if it is time (or ``force``); returns whether a line was drawn."""
         if not self.enabled:

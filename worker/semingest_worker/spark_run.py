@@ -60,6 +60,7 @@ def execute_on_spark(
 
         sc = SparkContext._active_spark_context
         if sc is None:
+            display.note("starting Spark")  # the JVM and its first Python workers take a while
             sc = spark_context(config)
             own_context = True
     try:
