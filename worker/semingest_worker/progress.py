@@ -60,15 +60,14 @@ class ProgressDisplay:
         return "  ".join(parts)
 
     def note(self, text: str) -> None:
-        """A step with nothing counted yet (``starting Spark``): drawn at once, replaced in place
-        by the next progress line on a terminal."""
+        """A step with nothing counted yet (``starting Spark``): a line of its own, drawn at once
+        (a whole line: the JVM may print to the same terminal while it starts)."""
         if not self.enabled:
             return
         things = "image" if self.total == 1 else "images"
-        line = f"semingest: {text} ({self.total} {things} to do)  elapsed {format_duration(self._clock() - self._started)}"
-        self.stream.write("\r\x1b[2K" + line if self.interactive else line + "\n")
+        line = f"semingest: {text} ({self.total} {things} to do)"
+        self.stream.write(line + "\n")
         self.stream.flush()
-        self._drawn = True
 
     def update(self, done: int, failed: int = 0, *, force: bool = False) -> bool:
         """Draw if it is time (or ``force``); returns whether a line was drawn."""
