@@ -25,10 +25,13 @@ VERSION = "v1alpha1"
 KIND = "SemIngest"
 PLURAL = "semingests"
 API_VERSION = f"{GROUP}/{VERSION}"
+# Annotate a SemIngest with any new value (e.g. a timestamp) to start one run now.
+RUN_NOW_ANNOTATION = f"{GROUP}/run-now"
 
 # Where the Spark pods mount the source and model volumes (operator renders, worker reads).
 SOURCE_MOUNT = "/data/source"
 MODEL_MOUNT = "/data/model"
+EVENT_LOG_MOUNT = "/data/eventlog"  # spec.eventLog's volume, in the driver only
 # The spark-submit-able entry point inside the worker image (images/worker/Dockerfile installs it).
 WORKER_ENTRYPOINT = "/opt/semingest/semingest_job.py"
 # Environment variable that carries the database URL (from the Secret) into driver and executors.
@@ -232,6 +235,21 @@ class StagesSpec:
 
 
 @dataclass(frozen=True)
+class EventLogSpec:
+    pvc: str
+    path: str  # inside the volume
+
+
+@dataclass(frozen=True)
+class PlacementSpec:
+    """Where the Spark pods may run (core/v1 shapes, passed through)."""
+
+    node_selector: Mapping[str, str]
+    tolerations: tuple[Mapping[str, Any], ...]
+    affinity: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
 class SemIngestSpec:
     backend: str
     image: str | None
@@ -245,8 +263,12 @@ class SemIngestSpec:
     partitions: int | None
     spark_conf: Mapping[str, str]
     schedule: str | None
+    time_zone: str | None
     suspend: bool
     active_deadline_seconds: int | None
+    runs_history_limit: int | None
+    placement: PlacementSpec
+    event_log: EventLogSpec | None
     raw: Mapping[str, Any]  # the validated, defaulted dict (what is passed on to the worker)
 
 
@@ -301,7 +323,17 @@ def parse_spec(spec: Mapping[str, Any]) -> SemIngestSpec:
         partitions=s.get("partitions"),
         spark_conf=dict(s.get("sparkConf", {})),
         schedule=s.get("schedule"),
+        time_zone=s.get("timeZone"),
         suspend=s["suspend"],
         active_deadline_seconds=s.get("activeDeadlineSeconds"),
+        runs_history_limit=s.get("runsHistoryLimit"),
+        event_log=EventLogSpec(pvc=s["eventLog"]["pvc"], path=s["eventLog"]["path"])
+        if s.get("eventLog")
+        else None,
+        placement=PlacementSpec(
+            node_selector=dict(s.get("nodeSelector") or {}),
+            tolerations=tuple(dict(t) for t in s.get("tolerations") or ()),
+            affinity=dict(s["affinity"]) if s.get("affinity") else None,
+        ),
         raw=s,
     )

@@ -42,6 +42,21 @@ def format_time(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def format_duration(seconds: float) -> str:
+    """A duration as kubectl writes one: 45s, 4m12s, 2h5m, 3d4h."""
+    total = max(0, int(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h{minutes}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m{secs}s" if secs else f"{minutes}m"
+    return f"{secs}s"
+
+
 def parse_time(text: str | None) -> dt.datetime | None:
     if not text:
         return None
@@ -75,8 +90,17 @@ class Progress:
         """The counters that are set, in ``PROGRESS_KEYS`` order."""
         return {k: v for k in PROGRESS_KEYS if (v := getattr(self, k)) is not None}
 
+    @property
+    def summary(self) -> str | None:
+        """``processed/discovered`` (the Progress column of ``kubectl get``), once discovery is done."""
+        if self.discovered is None:
+            return None
+        return f"{self.processed or 0}/{self.discovered}"
+
     def to_status(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.counts())
+        if self.summary is not None:
+            out["summary"] = self.summary
         if self.update_time is not None:
             out["updateTime"] = format_time(self.update_time)
         return out
@@ -86,6 +110,54 @@ class Progress:
 PROGRESS_KEYS: tuple[str, ...] = tuple(
     f.name for f in dataclasses.fields(Progress) if f.name != "update_time"
 )
+
+
+@dataclass(frozen=True)
+class SparkMeasures:
+    """``status.sparkMeasures`` and the run summary's ``spark`` block: Spark's own task measures of
+    a run, summed over its stages (what sparkMeasure's stage metrics report)."""
+
+    stages: int = 0
+    tasks: int = 0
+    executor_run_seconds: float = 0.0  # wall time of the tasks
+    executor_cpu_seconds: float = 0.0
+    jvm_gc_seconds: float = 0.0
+    deserialize_seconds: float = 0.0  # deserialising the tasks on the executors
+    input_bytes: int = 0
+    shuffle_read_bytes: int = 0
+    shuffle_write_bytes: int = 0
+
+    def to_status(self) -> dict[str, int | float]:
+        return {_camel(f.name): _rounded(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_status(cls, raw: Mapping[str, Any]) -> SparkMeasures:
+        def count(key: str) -> int:
+            return int(raw.get(key) or 0)
+
+        def seconds(key: str) -> float:
+            return float(raw.get(key) or 0.0)
+
+        return cls(
+            stages=count("stages"),
+            tasks=count("tasks"),
+            executor_run_seconds=seconds("executorRunSeconds"),
+            executor_cpu_seconds=seconds("executorCpuSeconds"),
+            jvm_gc_seconds=seconds("jvmGcSeconds"),
+            deserialize_seconds=seconds("deserializeSeconds"),
+            input_bytes=count("inputBytes"),
+            shuffle_read_bytes=count("shuffleReadBytes"),
+            shuffle_write_bytes=count("shuffleWriteBytes"),
+        )
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(p.title() for p in rest)
+
+
+def _rounded(value: int | float) -> int | float:
+    return round(value, 3) if isinstance(value, float) else value
 
 
 def _integer(key: str, value: object) -> int:
@@ -108,7 +180,12 @@ class SemIngestStatus:
     start_time: dt.datetime | None = None
     completion_time: dt.datetime | None = None
     last_schedule_time: dt.datetime | None = None
+    last_successful_time: dt.datetime | None = None
+    next_schedule_time: dt.datetime | None = None
+    duration: str | None = None  # of the last finished run, as kubectl writes durations (4m12s)
+    last_run_now: str | None = None  # the run-now annotation value that started a run
     progress: Progress | None = None
+    spark_measures: SparkMeasures | None = None
     stage_seconds: Mapping[str, float] | None = None
     sizing: Mapping[str, Any] | None = None
     conditions: tuple[Mapping[str, Any], ...] = field(default=())
@@ -140,7 +217,14 @@ class SemIngestStatus:
             start_time=parse_time(raw.get("startTime")),
             completion_time=parse_time(raw.get("completionTime")),
             last_schedule_time=parse_time(raw.get("lastScheduleTime")),
+            last_successful_time=parse_time(raw.get("lastSuccessfulTime")),
+            next_schedule_time=parse_time(raw.get("nextScheduleTime")),
+            duration=raw.get("duration") or None,
+            last_run_now=raw.get("lastRunNow") or None,
             progress=None if progress is None else Progress.from_status(progress),
+            spark_measures=None
+            if not raw.get("sparkMeasures")
+            else SparkMeasures.from_status(raw["sparkMeasures"]),
             stage_seconds=_copy(raw.get("stageSeconds")),
             sizing=_copy(raw.get("sizing")),
             conditions=tuple(dict(c) for c in raw.get("conditions") or ()),
@@ -160,10 +244,7 @@ class SemIngestStatus:
 
 
 # field name -> status key (camelCase, as in the CRD)
-_KEYS = {
-    f.name: f.name.split("_")[0] + "".join(p.title() for p in f.name.split("_")[1:])
-    for f in dataclasses.fields(SemIngestStatus)
-}
+_KEYS = {f.name: _camel(f.name) for f in dataclasses.fields(SemIngestStatus)}
 
 
 def _copy(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -175,7 +256,7 @@ def _encode(value: Any) -> Any:
         return value.value
     if isinstance(value, dt.datetime):
         return format_time(value)
-    if isinstance(value, Progress):
+    if isinstance(value, Progress | SparkMeasures):
         return value.to_status()
     if isinstance(value, tuple):
         return [dict(v) for v in value]

@@ -9,13 +9,13 @@ SEMINGEST_POLL_SECONDS (how often the Spark side is checked, default 10).
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 
 import kopf
 
 from semingest_api import semingest_version
+from semingest_operator import logcontext
 from semingest_operator.controller import OperatorConfig
 from semingest_operator.handlers import build_registry
 from semingest_operator.metrics import Metrics
@@ -42,8 +42,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--poll-seconds", type=float, default=float(os.environ.get("SEMINGEST_POLL_SECONDS", "10"))
     )
+    p.add_argument(
+        "--log-format",
+        choices=sorted(LOG_FORMATS),
+        default="full",
+        help="log lines: full (time, level, logger), plain (message only) or json (one object a line, "
+        "with the SemIngest as 'object'); text lines are prefixed with [namespace/name]",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
+
+
+LOG_FORMATS = {"full": kopf.LogFormat.FULL, "plain": kopf.LogFormat.PLAIN, "json": kopf.LogFormat.JSON}
+
+
+def configure_logging(log_format: str, verbose: bool) -> None:
+    """kopf's own logging configuration (its formatters know per-object references), plus the
+    filter that gives our records the SemIngest being reconciled."""
+    kopf.configure(verbose=verbose, log_format=LOG_FORMATS[log_format], log_prefix=None)
+    logcontext.install(verbose=verbose)
 
 
 def config_from_env(poll_seconds: float) -> OperatorConfig:
@@ -58,10 +75,7 @@ def config_from_env(poll_seconds: float) -> OperatorConfig:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.log_format, args.verbose)
     metrics = Metrics()
     if args.metrics_port:
         metrics.serve(args.metrics_port)

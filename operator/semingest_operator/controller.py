@@ -3,7 +3,8 @@
 Each reconciliation reads the object afresh, builds one ``ReconcileContext`` (uid, meta, spec,
 status, generation, now) and hands it to the handler of the current phase (``_transition``):
 
-    (none) / Pending  -> start a run when one is due (spec generation not run yet, schedule tick)
+    (none) / Pending  -> start a run when one is due (spec generation not run yet, a new
+                         semingest.io/run-now annotation value, schedule tick)
     Submitted/Running -> follow the active run on the Spark side until it ends
     Succeeded/Failed  -> start the next run when one is due
     Suspended         -> nothing while spec.suspend; on resume, start or wait for the next tick
@@ -25,11 +26,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
-from semingest_api.spec import API_VERSION, KIND, SemIngestSpec, SpecError
-from semingest_api.status import Phase, SemIngestStatus, parse_time
+from semingest_api.spec import API_VERSION, KIND, RUN_NOW_ANNOTATION, SemIngestSpec, SpecError
+from semingest_api.status import Phase, SemIngestStatus, format_duration, parse_time
 from semingest_operator import schedule
 from semingest_operator import status as st
 from semingest_operator.kube import ApiError, KubeApi, collection_path, object_path
+from semingest_operator.logcontext import object_context
 from semingest_operator.metrics import Metrics
 from semingest_operator.policy import InstallationPolicy
 from semingest_operator.render import render_run, run_name
@@ -59,7 +61,7 @@ class OperatorConfig:
     default_image: str | None = None
     driver_service_account: str = DEFAULT_DRIVER_SERVICE_ACCOUNT
     poll_seconds: float = 10.0
-    runs_kept: int = 3  # finished runs whose objects (pods, logs, SparkApplications) are kept
+    runs_kept: int = 3  # runs whose objects (pods, logs, SparkApplications) are kept (spec.runsHistoryLimit)
     retry_backoff_seconds: float = 2.0  # first back-off after a temporary API error (doubles, max 60 s)
     policy: InstallationPolicy = field(default_factory=InstallationPolicy)  # what SemIngest authors may ask
 
@@ -83,6 +85,11 @@ class ReconcileContext:
     @property
     def name(self) -> str:
         return str(self.meta.get("name") or "")
+
+    @property
+    def run_now(self) -> str | None:
+        """A run-now request not yet taken: the annotation's value when no run started from it."""
+        return _run_now_request(self.meta, self.status)
 
     def observed(self) -> SemIngestStatus:
         """The status unchanged but for observedGeneration (nothing else to do)."""
@@ -136,12 +143,13 @@ class Controller:
         meta = body.get("metadata") or {}
         namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
         lock = self._locks.setdefault(str(meta.get("uid") or ""), asyncio.Lock())
-        async with lock:
-            outcome = await self._reconcile(semingest_path(namespace, name))
-        if outcome.started_run:
-            self.metrics.runs_started.labels(outcome.after.backend).inc()
-        if outcome.after.phase:  # also after a restart, for objects with nothing to do
-            self.metrics.set_phase(namespace, name, outcome.after.phase)
+        with object_context(meta):
+            async with lock:
+                outcome = await self._reconcile(semingest_path(namespace, name))
+        if outcome is not NOTHING:  # also after a restart, for objects with nothing to do
+            self.metrics.count(namespace, name, outcome.before, outcome.after)
+            period = _schedule_period(body.get("spec") or {}, self.clock())
+            self.metrics.observe(namespace, name, outcome.after, period)
         return outcome
 
     def forget(self, uid: str) -> None:
@@ -200,7 +208,15 @@ class Controller:
             now=now,
             body=body,
         )
-        return await self._transition(ctx)
+        after = await self._transition(ctx)
+        return dataclasses.replace(after, next_schedule_time=self._next_tick(ctx, after))
+
+    def _next_tick(self, ctx: ReconcileContext, after: SemIngestStatus) -> dt.datetime | None:
+        """When the next scheduled run is due (None without a schedule, or suspended)."""
+        if not ctx.spec.schedule or ctx.spec.suspend:
+            return None
+        last = after.last_schedule_time or ctx.now
+        return schedule.next_tick(ctx.spec.schedule, max(last, ctx.now), ctx.spec.time_zone)
 
     # -- one handler per phase -----------------------------------------------------------------
     async def _transition(self, ctx: ReconcileContext) -> SemIngestStatus:
@@ -281,6 +297,8 @@ class Controller:
         """(run name, schedule tick or None) of the run due now, or None."""
         if ctx.status.run_generation != ctx.generation:
             return run_name(ctx.name, generation=ctx.generation), None
+        if ctx.run_now is not None:
+            return run_name(ctx.name, request=ctx.run_now), None
         if ctx.spec.schedule:
             last = (
                 ctx.status.last_schedule_time
@@ -288,7 +306,7 @@ class Controller:
                 or parse_time(ctx.meta.get("creationTimestamp"))
                 or ctx.now
             )
-            tick = schedule.due_tick(ctx.spec.schedule, last, ctx.now)
+            tick = schedule.due_tick(ctx.spec.schedule, last, ctx.now, ctx.spec.time_zone)
             if tick is not None:
                 return run_name(ctx.name, tick=tick), tick
         return None
@@ -349,6 +367,8 @@ class Controller:
             stage_seconds=None,
             sizing=rendered.sizing.as_status(),
             last_schedule_time=tick if tick is not None else ctx.status.last_schedule_time,
+            # any run started takes a pending run-now request: it asked for one run, now
+            last_run_now=ctx.run_now or ctx.status.last_run_now,
         )
 
     def _create_failed(
@@ -407,7 +427,13 @@ class Controller:
         after = self._to_phase(ctx, obs.phase, obs.reason, message)
         if obs.phase.terminal:
             await self._clean_up(ctx, given_up=obs.phase == Phase.FAILED and not obs.driver_started)
-            after = dataclasses.replace(after, completion_time=ctx.now)
+            started = status.start_time or ctx.now
+            after = dataclasses.replace(
+                after,
+                completion_time=ctx.now,
+                duration=format_duration((ctx.now - started).total_seconds()),
+                last_successful_time=ctx.now if obs.phase == Phase.SUCCEEDED else status.last_successful_time,
+            )
         return after
 
     async def _clean_up(self, ctx: ReconcileContext, *, given_up: bool) -> None:
@@ -416,7 +442,12 @@ class Controller:
         if given_up:
             await self.delete_run(ctx.namespace, ctx.status)
         try:
-            await self.prune_runs(ctx.namespace, ctx.name, keep=str(ctx.status.run_id))
+            await self.prune_runs(
+                ctx.namespace,
+                ctx.name,
+                keep=str(ctx.status.run_id),
+                runs_kept=ctx.spec.runs_history_limit or self.config.runs_kept,
+            )
         except ApiError as exc:  # housekeeping only: never in the way of recording the result
             log.warning("SemIngest %s/%s: cannot remove old runs: %s", ctx.namespace, ctx.name, exc)
 
@@ -463,10 +494,13 @@ class Controller:
             out += [(path, item) for item in items]
         return out
 
-    async def prune_runs(self, namespace: str, name: str, keep: str) -> list[str]:
-        """Delete the objects of finished runs beyond the newest ``runs_kept`` (schedules add up)."""
+    async def prune_runs(
+        self, namespace: str, name: str, keep: str, runs_kept: int | None = None
+    ) -> list[str]:
+        """Delete the objects of finished runs beyond the newest ``runs_kept`` (spec.runsHistoryLimit,
+        else the operator's default): schedules add up."""
         owned = await self._owned(namespace, name)
-        kept = runs_to_keep([item for _, item in owned], keep, self.config.runs_kept)
+        kept = runs_to_keep([item for _, item in owned], keep, runs_kept or self.config.runs_kept)
         deleted = []
         for path, item in owned:
             if _run_of(item) not in kept and await self.api.delete(f"{path}/{item['metadata']['name']}"):
@@ -482,7 +516,7 @@ class Controller:
             item_path = f"{path}/{item['metadata']['name']}"
             if await self.api.delete(item_path):
                 deleted.append(item_path)
-        self.metrics.set_phase(namespace, name, None)
+        self.metrics.forget(namespace, name)
         self.forget(uid)
         return deleted
 
@@ -506,7 +540,42 @@ def runs_to_keep(items: Sequence[Mapping[str, Any]], keep: str, runs_kept: int) 
 
 def _decision_inputs(body: Mapping[str, Any]) -> tuple[Any, ...]:
     """What a reconciliation decides from (the rest of the object does not matter to it)."""
-    return body.get("spec"), body.get("status"), (body.get("metadata") or {}).get("generation")
+    meta = body.get("metadata") or {}
+    return body.get("spec"), body.get("status"), meta.get("generation"), _run_now_value(meta)
+
+
+def _schedule_period(spec: Mapping[str, Any], now: dt.datetime) -> dt.timedelta | None:
+    """The period of the spec's schedule (None without one, or when it is not valid)."""
+    expr = spec.get("schedule")
+    if not expr or spec.get("suspend"):
+        return None
+    try:
+        return schedule.period(str(expr), now, spec.get("timeZone"))
+    except ValueError:
+        return None
+
+
+def _run_now_value(meta: Mapping[str, Any]) -> str | None:
+    value = (meta.get("annotations") or {}).get(RUN_NOW_ANNOTATION)
+    if value is None:
+        return None
+    return str(value).strip() or None
+
+
+def run_now_startable(body: Mapping[str, Any]) -> bool:
+    """A run-now request waits and no run is active (so a reconciliation would start it)."""
+    try:
+        status = SemIngestStatus.from_body(body)
+    except ValueError:
+        return False
+    return _run_now_request(body.get("metadata") or {}, status) is not None and not status.run_active
+
+
+def _run_now_request(meta: Mapping[str, Any], status: SemIngestStatus) -> str | None:
+    """The run-now annotation's value when no run has been started for it yet (a value is taken
+    once: setting the same value again does nothing; a new value asks for a new run)."""
+    value = _run_now_value(meta)
+    return value if value is not None and value != status.last_run_now else None
 
 
 def _rank(phase: Phase | None) -> int:

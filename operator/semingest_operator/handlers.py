@@ -16,7 +16,7 @@ import kopf
 
 from semingest_api.spec import GROUP, PLURAL, VERSION
 from semingest_api.status import Phase
-from semingest_operator.controller import Controller, OperatorConfig, Outcome
+from semingest_operator.controller import Controller, OperatorConfig, Outcome, run_now_startable
 from semingest_operator.kube import ApiError, KubeApi
 from semingest_operator.metrics import Metrics
 
@@ -46,7 +46,7 @@ def build_registry(
     registry: kopf.OperatorRegistry | None = None,
 ) -> kopf.OperatorRegistry:
     """Register the operator's handlers. ``connection``: a fixed API server (tests), else the
-    in-cluster service account, else kopf's usual logins (kubernetes_asyncio, kubeconfig)."""
+    in-cluster service account, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
     registry = registry if registry is not None else kopf.OperatorRegistry()
     conn = _Connection(connection)
 
@@ -77,10 +77,7 @@ def build_registry(
             if api is not None:
                 info = kopf.login_with_service_account(**kwargs)
             else:
-                try:
-                    info = await kopf.login_via_async_client(**kwargs)
-                except Exception:  # noqa: BLE001 - kubernetes_asyncio missing or unconfigured
-                    info = kopf.login_with_kubeconfig(**kwargs)
+                info = kopf.login_with_kubeconfig(**kwargs)
                 if info is not None:
                     api = KubeApi.from_connection(info)
         if api is not None:
@@ -124,6 +121,14 @@ def build_registry(
     @kopf.on.update(*RESOURCE, field="spec", registry=registry)
     async def updated(body: kopf.Body, retry: int, **_: Any) -> None:
         await reconcile("update", body, retry)
+
+    # A new semingest.io/run-now value starts a run at once (the timer would take it, later). An
+    # event handler, not a field handler: kopf's change detection ignores the annotations under
+    # its own storage prefix (semingest.io/), this one included. The filter is cheap and passes
+    # only while a request waits and no run is active (the event of the run's end takes it).
+    @kopf.on.event(*RESOURCE, registry=registry, when=lambda body, **_: run_now_startable(body))
+    async def run_now(body: kopf.Body, **_: Any) -> None:
+        await reconcile("run-now", body, 0)
 
     # initial_delay: a new object's change handlers (and kopf's finalizer patch) go first.
     @kopf.timer(*RESOURCE, interval=config.poll_seconds, initial_delay=config.poll_seconds, registry=registry)

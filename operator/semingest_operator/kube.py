@@ -3,6 +3,7 @@ the operator makes: create, get, list, delete objects of a run, and list nodes."
 
 from __future__ import annotations
 
+import json
 import os
 import ssl
 from collections.abc import Mapping
@@ -123,12 +124,13 @@ class KubeApi:
                 headers=headers,
                 ssl=self._ssl,
             ) as resp:
-                data = await resp.json(content_type=None) if resp.content_length != 0 else {}
+                text = await resp.text()
+                data = _json_or_none(text)
                 if resp.status >= 400:
-                    data = data if isinstance(data, dict) else {}
-                    raise ApiError(
-                        resp.status, data.get("reason") or resp.reason or "", data.get("message") or ""
-                    )
+                    # an unknown resource type gets a plain-text "404 page not found", not a Status
+                    message = data.get("message") if isinstance(data, dict) else text.strip()[:200]
+                    reason = data.get("reason") if isinstance(data, dict) else None
+                    raise ApiError(resp.status, reason or resp.reason or "", message or "")
                 return data if isinstance(data, dict) else {}
         except (aiohttp.ClientConnectionError, TimeoutError) as exc:
             raise ApiError(503, "Unavailable", f"{method} {path}: {exc!r}") from exc
@@ -199,3 +201,13 @@ class KubeApi:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _json_or_none(text: str) -> Any:
+    """The body as JSON; None when it is empty or not JSON."""
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None

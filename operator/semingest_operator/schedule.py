@@ -1,18 +1,21 @@
-"""Cron schedules (5 fields, UTC): the next tick, and the tick that is due now.
+"""Cron schedules (5 fields, or @hourly/@daily/...), in UTC or ``spec.timeZone``: the next tick,
+the tick that is due now, and a schedule's period. The cron arithmetic is cronsim's (a maintained
+library: day-of-month/day-of-week "or" rule, L, names, and daylight-saving transitions in a zone).
 
-A scheduled SemIngest starts a new incremental run on each tick, never while a run is active:
-a tick that passes during a run is taken as soon as the run ends (the latest missed tick only,
-like a CronJob with concurrencyPolicy Forbid). ``suspend`` stops new runs.
+Concurrency policy (like a CronJob with ``concurrencyPolicy: Forbid``): a scheduled SemIngest
+starts a new incremental run on each tick, never while a run is active; a tick that passes during
+a run is taken as soon as the run ends (the latest missed tick only, at most ``MAX_CATCH_UP``
+back). ``suspend`` stops new runs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-from dataclasses import dataclass
+import zoneinfo
 
-_MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
-_DAYS = {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}
+from cronsim import CronSim, CronSimError
+
 _MACROS = {
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
@@ -26,118 +29,67 @@ _MACROS = {
 MAX_CATCH_UP = dt.timedelta(days=7)
 
 
-@dataclass(frozen=True)
-class Cron:
-    minutes: frozenset[int]
-    hours: frozenset[int]
-    days: frozenset[int]
-    months: frozenset[int]
-    weekdays: frozenset[int]  # 0 = Sunday
-    days_restricted: bool
-    weekdays_restricted: bool
-
-    def day_matches(self, day: dt.datetime) -> bool:
-        dom = day.day in self.days
-        dow = (day.isoweekday() % 7) in self.weekdays
-        if self.days_restricted and self.weekdays_restricted:
-            return dom or dow  # cron: either restriction matches
-        return dom and dow
-
-
-def _value(text: str, names: dict[str, int], lo: int, hi: int, what: str) -> int:
-    key = text.lower()
-    if key in names:
-        return names[key]
-    if not text.isdigit():
-        raise ValueError(f"{what}: {text!r} is not a number")
-    value = int(text)
-    if what == "day of week" and value == 7:
-        value = 0
-    if not lo <= value <= hi:
-        raise ValueError(f"{what}: {value} is out of range {lo}-{hi}")
-    return value
-
-
-def _field(text: str, lo: int, hi: int, what: str, names: dict[str, int] | None = None) -> frozenset[int]:
-    names = names or {}
-    top = 7 if what == "day of week" else hi
-    out: set[int] = set()
-    for part in text.split(","):
-        if not part:
-            raise ValueError(f"{what}: empty list item in {text!r}")
-        rng, _, step_text = part.partition("/")
-        step = 1
-        if step_text:
-            if not step_text.isdigit() or int(step_text) == 0:
-                raise ValueError(f"{what}: bad step {step_text!r}")
-            step = int(step_text)
-        if rng == "*":
-            start, end = lo, hi
-        elif "-" in rng:
-            a, b = rng.split("-", 1)
-            start, end = _value(a, names, lo, top, what), _value(b, names, lo, top, what)
-            if b == "7" and what == "day of week":
-                end = 7
-            if end < start:
-                raise ValueError(f"{what}: range {rng!r} runs backwards")
-        else:
-            start = _value(rng, names, lo, top, what)
-            end = hi if step_text else start
-        out.update(v % 7 if what == "day of week" else v for v in range(start, end + 1, step))
-    return frozenset(out)
+def _expand(expr: str) -> str:
+    return _MACROS.get(expr.strip().lower(), expr.strip())
 
 
 @functools.lru_cache(maxsize=256)
-def parse_cron(expr: str) -> Cron:
-    """Parse a 5-field cron expression (or @hourly, @daily, ...). Raises ValueError with the reason."""
-    text = _MACROS.get(expr.strip().lower(), expr.strip())
+def zone(name: str | None) -> dt.tzinfo:
+    """The time zone of a schedule (UTC when None). Raises ValueError naming an unknown zone."""
+    if not name:
+        return dt.UTC
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r} (an IANA name such as Europe/Berlin or UTC)") from exc
+
+
+@functools.lru_cache(maxsize=256)
+def parse_cron(expr: str) -> str:
+    """Check a cron expression; returns it with macros expanded. Raises ValueError with the reason."""
+    text = _expand(expr)
     fields = text.split()
     if len(fields) != 5:
         raise ValueError(
             f"a cron schedule has 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}"
         )
-    minute, hour, dom, month, dow = fields
-    return Cron(
-        minutes=_field(minute, 0, 59, "minute"),
-        hours=_field(hour, 0, 23, "hour"),
-        days=_field(dom, 1, 31, "day of month"),
-        months=_field(month, 1, 12, "month", _MONTHS),
-        weekdays=_field(dow, 0, 6, "day of week", _DAYS),
-        days_restricted=not dom.startswith("*"),
-        weekdays_restricted=not dow.startswith("*"),
-    )
+    try:
+        CronSim(text, dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    except CronSimError as exc:
+        raise ValueError(f"{text!r}: {str(exc).lower()}") from exc
+    return text
 
 
-def _utc(moment: dt.datetime) -> dt.datetime:
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+def _ticks(expr: str, after: dt.datetime, tz: str | None) -> CronSim:
+    """The ticks strictly after ``after`` (aware datetimes in the schedule's zone)."""
+    start = after if after.tzinfo is not None else after.replace(tzinfo=dt.UTC)
+    return CronSim(parse_cron(expr), start.astimezone(zone(tz)).replace(second=0, microsecond=0))
 
 
-def next_tick(expr: str, after: dt.datetime) -> dt.datetime:
-    """The first tick strictly after ``after`` (UTC)."""
-    cron = parse_cron(expr)
-    t = _utc(after).replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
-    limit = t + dt.timedelta(days=366 * 5)
-    while t < limit:
-        if t.month not in cron.months:
-            t = (t.replace(day=1, hour=0, minute=0) + dt.timedelta(days=32)).replace(day=1)
-        elif not cron.day_matches(t):
-            t = t.replace(hour=0, minute=0) + dt.timedelta(days=1)
-        elif t.hour not in cron.hours:
-            t = t.replace(minute=0) + dt.timedelta(hours=1)
-        elif t.minute not in cron.minutes:
-            t += dt.timedelta(minutes=1)
-        else:
-            return t
-    raise ValueError(f"schedule {expr!r} never fires")
+def next_tick(expr: str, after: dt.datetime, tz: str | None = None) -> dt.datetime:
+    """The first tick strictly after ``after``, in UTC."""
+    try:
+        return next(_ticks(expr, after, tz)).astimezone(dt.UTC)
+    except StopIteration:
+        raise ValueError(f"schedule {expr!r} never fires") from None
 
 
-def due_tick(expr: str, last: dt.datetime, now: dt.datetime) -> dt.datetime | None:
-    """The latest tick in (last, now], or None when no tick passed since ``last``."""
-    last, now = _utc(last), _utc(now)
+def due_tick(expr: str, last: dt.datetime, now: dt.datetime, tz: str | None = None) -> dt.datetime | None:
+    """The latest tick in (last, now] (UTC), or None when no tick passed since ``last``."""
+    last, now = last.astimezone(dt.UTC), now.astimezone(dt.UTC)
     last = max(last, now - MAX_CATCH_UP)
-    due = None
-    t = next_tick(expr, last)
-    while t <= now:
-        due = t
-        t = next_tick(expr, t)
-    return due
+    # cronsim walks backwards from a start, strictly before it: the minute after ``now``.
+    start = now.astimezone(zone(tz)).replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    try:
+        latest = next(CronSim(parse_cron(expr), start, reverse=True)).astimezone(dt.UTC)
+    except StopIteration:
+        return None
+    return latest if latest > last else None
+
+
+def period(expr: str, now: dt.datetime, tz: str | None = None) -> dt.timedelta:
+    """The time between the next two ticks after ``now`` (what "without success for longer than
+    its period" is measured against)."""
+    ticks = _ticks(expr, now, tz)
+    first, second = next(ticks), next(ticks)
+    return second.astimezone(dt.UTC) - first.astimezone(dt.UTC)

@@ -27,9 +27,10 @@ NAMESPACES = {
     "doomed": "sem-doomed",
     "restart": "sem-restart",
     "replicas": "sem-replicas",
+    "ops": "sem-ops",  # kubectl columns, metrics, run-now (issue 16)
 }
 # The namespaces the shared operator process watches (the others get their own processes, or none).
-SHARED_OPERATOR = ("native", "sparkop", "tiny", "tiny-sparkop", "doomed")
+SHARED_OPERATOR = ("native", "sparkop", "tiny", "tiny-sparkop", "doomed", "ops")
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,8 @@ def test_native_example_runs_pending_to_succeeded(installation, shared_operator)
     # The driver pod and its objects are kept for logs after a success (runsKept).
     assert len(run_objects(cp, ns, name, NATIVE_KINDS)) == 3
     metrics = shared_operator.metrics()
-    assert 'semingest_runs_started_total{backend="native"}' in metrics
+    assert f'semingest_runs_started_total{{name="{name}",namespace="{ns}"}} 1.0' in metrics
+    assert f'semingest_runs_succeeded_total{{name="{name}",namespace="{ns}"}} 1.0' in metrics
     assert 'semingest_reconciles_total{result="ok",trigger="create"}' in metrics
 
     cp.kubectl("delete", "semingest", name, "-n", ns, "--timeout=30s")
@@ -327,7 +328,11 @@ def test_two_operator_replicas_do_not_double_start_runs(installation, operator_p
     logs = [r.log_text() for r in replicas]
     created = [line for log in logs for line in _created_lines(log, "Pod")]
     assert len(created) == len(names), created
-    started = sum(_counter(r.metrics(), 'semingest_runs_started_total{backend="native"}') for r in replicas)
+    started = sum(
+        _counter(r.metrics(), f'semingest_runs_started_total{{name="{name}",namespace="{ns}"}}')
+        for r in replicas
+        for name in names
+    )
     assert started == len(names), "each run counted as started by one replica only"
     for name in names:
         kubelet_running(cp, ns, runs[name]["driverPod"])
@@ -506,3 +511,101 @@ def test_auto_sizing_reads_the_nodes_with_the_charts_cluster_role(installation, 
 
 def _ago(**delta: float) -> str:
     return (dt.datetime.now(dt.UTC) - dt.timedelta(**delta)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- issue 16: kubectl columns, metrics scraped from the running operator, run now ----------------
+def _samples(metrics: str, ns: str, name: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """(series name, its other labels) -> value, of one SemIngest's series."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out = {}
+    for family in text_string_to_metric_families(metrics):
+        for s in family.samples:
+            if s.labels.get("namespace") == ns and s.labels.get("name") == name:
+                rest = tuple(sorted((k, v) for k, v in s.labels.items() if k not in ("namespace", "name")))
+                out[s.name, rest] = s.value
+    return out
+
+
+def _get_columns(cp, ns: str, *extra: str) -> dict[str, str]:
+    """`kubectl get semingest` as the API server's printer columns render it: header -> value."""
+    out = cp.kubectl("get", "semingest", "-n", ns, *extra).stdout.splitlines()
+    header, row = out[0], out[1]
+    starts = [i for i, c in enumerate(header) if c != " " and (i == 0 or header[i - 1] == " ")]
+    starts = [s for s in starts if s == 0 or header[s - 2 : s] == "  "]  # "LAST SUCCESS" is one column
+    bounds = [*starts[1:], None]
+    return {header[a:b].strip(): row[a:b].strip() for a, b in zip(starts, bounds, strict=True)}
+
+
+def test_kubectl_columns_operator_metrics_and_run_now(installation, shared_operator):
+    cp, ns = installation.cp, installation.ns("ops")
+    name = "watched"
+    create(
+        cp,
+        example("ingest-tiny.yaml", namespace=ns, name=name, schedule="0 2 * * *", timeZone="Europe/Berlin"),
+    )
+    st = wait_phase(cp, ns, name, "Submitted")
+    kubelet_running(cp, ns, st["driverPod"])
+    wait_phase(cp, ns, name, "Running")
+    # what the driver's status reporter writes
+    patch_status(
+        cp,
+        sem_path(ns, name),
+        {"progress": {"discovered": 1190, "processed": 412, "failed": 3, "summary": "412/1190"}},
+    )
+    columns = _get_columns(cp, ns)
+    assert list(columns) == ["NAME", "PHASE", "PROGRESS", "FAILED", "DURATION", "LAST SUCCESS", "AGE"], (
+        columns
+    )
+    assert (columns["PHASE"], columns["PROGRESS"], columns["FAILED"]) == ("Running", "412/1190", "3")
+
+    def current_processed() -> float | None:
+        got = _samples(shared_operator.metrics(), ns, name)
+        return got.get(("semingest_run_files", (("outcome", "processed"), ("run", "current"))))
+
+    assert wait_for(lambda: current_processed() == 412, 15, "the current run's files in the metrics")
+    patch_status(
+        cp,
+        sem_path(ns, name),
+        {"progress": {"discovered": 1190, "processed": 1184, "failed": 6, "summary": "1184/1190"}},
+    )
+    time.sleep(2 * shared_operator.poll_seconds + 0.5)
+    kubelet_succeeded(cp, ns, st["driverPod"])
+    final = wait_phase(cp, ns, name, "Succeeded")
+    assert (
+        final["lastSuccessfulTime"] and final["duration"] and final["nextScheduleTime"].endswith("T01:00:00Z")
+    )
+    columns = _get_columns(cp, ns)
+    assert (columns["PROGRESS"], columns["FAILED"], columns["DURATION"]) == (
+        "1184/1190",
+        "6",
+        final["duration"],
+    )
+    assert columns["LAST SUCCESS"] and columns["LAST SUCCESS"] != "<none>"
+    wide = _get_columns(cp, ns, "-o", "wide")
+    assert wide["NEXT"] == final["nextScheduleTime"] and wide["EXECUTORS"] == str(
+        final["sizing"]["executors"]
+    )
+
+    time.sleep(2 * shared_operator.poll_seconds + 0.5)
+    got = _samples(shared_operator.metrics(), ns, name)
+    assert got["semingest_ingest_phase", (("phase", "Succeeded"),)] == 1
+    assert got["semingest_run_files", (("outcome", "processed"), ("run", "last"))] == 1184
+    assert got["semingest_run_files", (("outcome", "failed"), ("run", "last"))] == 6
+    assert got["semingest_runs_started_total", ()] == 1 and got["semingest_runs_succeeded_total", ()] == 1
+    success = dt.datetime.fromisoformat(final["lastSuccessfulTime"].replace("Z", "+00:00")).timestamp()
+    assert got["semingest_last_success_timestamp_seconds", ()] == success
+    assert got["semingest_schedule_period_seconds", ()] == 86400
+    assert ("semingest_run_files", (("outcome", "processed"), ("run", "current"))) not in got
+
+    cp.kubectl("annotate", "--overwrite", "-n", ns, f"semingest/{name}", "semingest.io/run-now=1")
+    again = wait_for(
+        lambda: (s := status(cp, ns, name)).get("lastRunNow") == "1" and s, 15, "a run started by run-now"
+    )
+    assert again["runId"].startswith(f"{name}-n") and again["runId"] != final["runId"]
+    cp.kubectl("annotate", "--overwrite", "-n", ns, f"semingest/{name}", "semingest.io/run-now=1")
+    time.sleep(2 * shared_operator.poll_seconds + 0.5)
+    assert status(cp, ns, name)["runId"] == again["runId"], "the same value starts no second run"
+    cp.kubectl("delete", "semingest", name, "-n", ns, "--timeout=30s")
+    wait_gone(cp, ns, name, NATIVE_KINDS)
+    assert not _samples(shared_operator.metrics(), ns, name), "a deleted SemIngest's series are gone"

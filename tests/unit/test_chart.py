@@ -8,7 +8,9 @@ the values schema must reject bad values; the CRD must be the repository's one f
 from __future__ import annotations
 
 import copy
+import json
 import os
+import re
 import subprocess
 import tarfile
 from pathlib import Path
@@ -28,7 +30,7 @@ RELEASE, NAMESPACE = "sem", "sem-system"
 # A recent Kubernetes release whose schemas kubernetes-validate ships (helm 4.1 targets 1.35).
 K8S_VERSION = "1.35"
 # Kinds that are not part of Kubernetes itself: kubernetes-validate has no schema for them.
-NON_CORE_KINDS = {"ServiceMonitor"}
+NON_CORE_KINDS = {"ServiceMonitor", "PrometheusRule"}
 
 PLACEMENT = {
     "nodeSelector": {"node-role.semingest.io/control": "true"},
@@ -54,6 +56,11 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "bundled-mariadb": {"database": {"bundled": {"enabled": True, "storage": {"storageClassName": "fast"}}}},
     "database-url": {"database": {"url": "mysql+pymysql://sem:pw@db.example.org:3306/sem?charset=utf8mb4"}},
     "service-monitor": {"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}}},
+    "monitoring": {
+        "operator": {"logFormat": "json"},
+        "prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}, "failedFileRatio": 0.25},
+        "grafana": {"dashboards": {"enabled": True, "annotations": {"grafana_folder": "semingest"}}},
+    },
     "watched-namespaces": {
         "watch": {"namespaces": ["lab-a", "lab-b"]},
         "database": {"bundled": {"enabled": True}},
@@ -348,7 +355,7 @@ def test_operator_reads_the_rendered_arguments_and_environment(defaults):
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert urlsplit(args.liveness).port == ports["health"] and urlsplit(args.liveness).path == "/healthz"
     assert args.metrics_port == ports["metrics"]
-    assert args.poll_seconds == 10 and args.verbose is False
+    assert args.poll_seconds == 10 and args.verbose is False and args.log_format == "full"
     assert config.default_image == "semingest-worker:0.1.0"  # the chart's appVersion
     assert config.driver_service_account == "semingest-driver"
     assert container["image"] == "semingest-operator:0.1.0"
@@ -710,6 +717,109 @@ def test_service_monitor_scrapes_the_metrics_service(rendered):
     assert (
         endpoint["port"] in {p["name"] for p in service["spec"]["ports"]} and endpoint["path"] == "/metrics"
     )
+
+
+# --- Grafana dashboard and PrometheusRule: every series they query is one the operator exports ---
+
+# A PromQL name not followed by "(" (functions) nor part of a longer name; label matchers follow.
+_SELECTOR = re.compile(r"\b(semingest_[a-z_]+)\b(?:\{([^}]*)\})?")
+_GROUPING = re.compile(r"\b(?:by|on|ignoring|without)\s*\(([^)]*)\)")
+
+
+def _exported() -> dict[str, set[str]]:
+    """Series name -> label names, of the operator's metrics (test_operator_main checks that
+    Metrics.series is what the operator really serves)."""
+    from semingest_operator.metrics import Metrics
+
+    return {name: set(labels) for name, labels in Metrics().series.items()}
+
+
+def _queries(docs: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(where, PromQL) of the dashboard's panels and variables and of the alert rules."""
+    found = []
+    dashboard = json.loads(one(docs, "ConfigMap", "-dashboard")["data"]["semingest.json"])
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            found.append((f"panel {panel['title']!r}", target["expr"]))
+    for variable in dashboard["templating"]["list"]:
+        if variable["type"] == "query":
+            found.append((f"variable {variable['name']}", variable["definition"]))
+    for group in one(docs, "PrometheusRule")["spec"]["groups"]:
+        for rule in group["rules"]:
+            found.append((f"alert {rule['alert']}", rule["expr"]))
+    return found
+
+
+@pytest.fixture(scope="module")
+def monitoring(helm: Path, tmp_path_factory) -> list[dict[str, Any]]:
+    values_file = tmp_path_factory.mktemp("values") / "monitoring.yaml"
+    values_file.write_text(yaml.safe_dump(VALUE_SETS["monitoring"]))
+    return template(helm, values_file)
+
+
+def test_dashboard_and_alerts_query_only_what_the_operator_exports(monitoring):
+    exported = _exported()
+    queries = _queries(monitoring)
+    used: set[str] = set()
+    assert len(queries) >= 15
+    for where, expr in queries:
+        names = _SELECTOR.findall(expr)
+        assert names, f"{where}: queries no semingest metric: {expr}"
+        labels_here: set[str] = set()
+        for name, matchers in names:
+            assert name in exported, f"{where}: {name} is not exported by the operator ({sorted(exported)})"
+            used.add(name)
+            labels_here |= exported[name]
+            for matcher in filter(None, (m.strip() for m in matchers.split(","))):
+                label = re.split(r"[=!~]", matcher, maxsplit=1)[0].strip()
+                assert label in exported[name], f"{where}: {name} has no label {label!r}"
+        for grouping in _GROUPING.findall(expr):
+            for label in filter(None, (g.strip() for g in grouping.split(","))):
+                assert label in labels_here, f"{where}: no metric of {expr!r} has the label {label!r}"
+    assert {"semingest_run_files", "semingest_last_success_timestamp_seconds"} <= used
+    # what the issue asks to alert on is there
+    alerts = {where for where, _ in queries if where.startswith("alert")}
+    assert alerts == {
+        "alert SemIngestRunFailed",
+        "alert SemIngestNoRecentSuccess",
+        "alert SemIngestHighFailedFileRatio",
+    }
+
+
+def test_the_check_catches_a_metric_the_operator_does_not_export(monitoring):
+    docs = copy.deepcopy(monitoring)
+    rule = one(docs, "PrometheusRule")["spec"]["groups"][0]["rules"][0]
+    rule["expr"] = rule["expr"].replace("semingest_ingest_phase", "semingest_runs")  # the old name
+    with pytest.raises(AssertionError, match="semingest_runs is not exported"):
+        test_dashboard_and_alerts_query_only_what_the_operator_exports(docs)
+    docs = copy.deepcopy(monitoring)
+    rule = one(docs, "PrometheusRule")["spec"]["groups"][0]["rules"][0]
+    rule["expr"] = rule["expr"].replace('phase="Failed"', 'state="Failed"')
+    with pytest.raises(AssertionError, match="has no label 'state'"):
+        test_dashboard_and_alerts_query_only_what_the_operator_exports(docs)
+
+
+def test_dashboard_configmap_is_labelled_for_the_grafana_sidecar(monitoring, defaults):
+    assert not objects(defaults, "PrometheusRule") and not [
+        d for d in objects(defaults, "ConfigMap") if d["metadata"]["name"].endswith("-dashboard")
+    ], "both are off by default"
+    cm = one(monitoring, "ConfigMap", "-dashboard")
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert cm["metadata"]["annotations"] == {"grafana_folder": "semingest"}
+    dashboard = json.loads(cm["data"]["semingest.json"])
+    assert dashboard["uid"] == "semingest" and dashboard["panels"]
+    assert json.loads((CHART / "dashboards" / "semingest.json").read_text()) == dashboard
+    rule = one(monitoring, "PrometheusRule")
+    assert rule["metadata"]["labels"]["release"] == "prometheus"
+    ratio = next(
+        r for r in rule["spec"]["groups"][0]["rules"] if r["alert"] == "SemIngestHighFailedFileRatio"
+    )
+    assert ratio["expr"].rstrip().endswith("> 0.25")
+    assert "{{ $labels.namespace }}/{{ $labels.name }}" in ratio["annotations"]["summary"], (
+        "Prometheus templates kept"
+    )
+    args = operator_container(monitoring)["args"]
+    assert "--log-format=json" in args
 
 
 def test_notes_show_a_first_semingest_that_the_crd_accepts(helm: Path):

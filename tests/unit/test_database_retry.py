@@ -94,3 +94,30 @@ def test_non_transient_errors_are_raised_at_once() -> None:
     with pytest.raises(sa.exc.DBAPIError):
         call_with_retry(attempt, deadline_seconds=20, clock=clock, sleep=clock.sleep)
     assert calls == [1] and clock.sleeps == []
+
+
+def test_every_retry_is_logged_with_its_reason_and_the_time_left(caplog) -> None:
+    clock = FakeClock()
+    failures = [
+        _mysql_error(pymysql.err.OperationalError, 1213, "Deadlock found when trying to get lock"),
+        _mysql_error(pymysql.err.OperationalError, 2003, "Can't connect to MySQL server on 'db'"),
+    ]
+
+    def attempt() -> str:
+        if failures:
+            clock.now += 5  # each failed attempt takes a while
+            raise failures.pop()
+        return "committed"
+
+    with caplog.at_level("WARNING", logger="semingest_worker.database.retry"):
+        assert call_with_retry(
+            attempt, deadline_seconds=60, clock=clock, sleep=clock.sleep, what="writing a batch"
+        )
+    first, second = [r.getMessage() for r in caplog.records]
+    assert first.startswith(
+        "writing a batch: OperationalError: (2003, \"Can't connect to MySQL server on 'db'\")"
+    )
+    assert "retrying in 0." in first and "(60 s of the 60 s retry deadline left)" in first
+    assert "Deadlock found" in second and "s of the 60 s retry deadline left)" in second
+    left = float(second.rsplit("(", 1)[1].split(" s of")[0])
+    assert left == pytest.approx(60 - clock.sleeps[0] - 5, abs=1)

@@ -25,6 +25,8 @@ from semingest_api import spec
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGES = REPO / "images"
+# The extras each image installs (the worker: TensorFlow for inference, the catalogue's web extra).
+IMAGE_EXTRAS = {"operator": "operator", "worker": "worker inference web"}
 DOCKERFILES = {name: IMAGES / name / "Dockerfile" for name in ("operator", "worker")}
 CONSTRAINTS = IMAGES / "constraints.txt"
 
@@ -57,7 +59,7 @@ def _instructions(dockerfile: Path) -> list[str]:
 # --- pins and requirements ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("extra", ["worker", "web", "operator"])
+@pytest.mark.parametrize("extra", ["worker", "inference", "web", "operator"])
 def test_constraints_pin_every_requirement_within_its_range(extra: str):
     module = _load_requirements_module()
     pins = _constraints()
@@ -77,11 +79,19 @@ def test_requirements_per_extra_and_architecture():
         canonicalize_name(Requirement(r).name)
         for r in module.requirements(pyproject, CONSTRAINTS, ["operator"], "x86_64")
     }
-    assert {"kopf", "pyyaml", "jsonschema"} <= operator
+    assert {"kopf", "pyyaml", "jsonschema", "cronsim", "prometheus-client"} <= operator
     assert not operator & {"pyspark", "tensorflow-cpu", "opencv-python-headless"}, "operator image stays slim"
-    worker_x86 = module.requirements(pyproject, CONSTRAINTS, ["worker"], "x86_64")
+    assert "kubernetes-asyncio" not in operator, "the operator logs in with kopf's kubeconfig/service account"
+    worker_only = {
+        canonicalize_name(Requirement(r).name)
+        for r in module.requirements(pyproject, CONSTRAINTS, ["worker"], "x86_64")
+    }
+    assert "pyspark" in worker_only and not worker_only & {"tensorflow-cpu", "prometheus-client"}, (
+        "a workstation without the inference extra installs no TensorFlow (and the worker no unused client)"
+    )
+    worker_x86 = module.requirements(pyproject, CONSTRAINTS, ["worker", "inference"], "x86_64")
     assert any(r.startswith("tensorflow-cpu") for r in worker_x86)
-    worker_arm = module.requirements(pyproject, CONSTRAINTS, ["worker"], "aarch64")
+    worker_arm = module.requirements(pyproject, CONSTRAINTS, ["worker", "inference"], "aarch64")
     tensorflow = [r for r in worker_arm if r.startswith("tensorflow")]
     assert tensorflow == [f"tensorflow=={_constraints()['tensorflow-cpu']}"]
     with pytest.raises(SystemExit, match="no extra 'gpu'"):
@@ -129,7 +139,7 @@ def test_dockerfile_is_pinned_non_root_and_installs_dependencies_before_source(n
     stage = instructions.index("FROM ${PYTHON_IMAGE} AS requirements")
     assert [i for i in instructions[stage:final_stage] if i.startswith(("COPY", "RUN"))] == [
         "COPY pyproject.toml images/constraints.txt images/requirements_from_pyproject.py ./",
-        f"RUN python requirements_from_pyproject.py pyproject.toml constraints.txt {name} > requirements.txt",
+        f"RUN python requirements_from_pyproject.py pyproject.toml constraints.txt {IMAGE_EXTRAS[name]} > requirements.txt",
     ]
 
 

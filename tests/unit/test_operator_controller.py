@@ -322,3 +322,209 @@ def test_runs_to_keep_are_the_current_run_and_the_newest_others():
     assert runs_to_keep(items, keep="a", runs_kept=2) == {"a", "c"}
     assert runs_to_keep(items, keep="a", runs_kept=1) == {"a"}
     assert runs_to_keep(items, keep="b", runs_kept=3) == {"a", "b", "c"}
+
+
+# --- metrics, run-now, time zones, history ------------------------------------------------------
+
+
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """GET /metrics from the operator's metrics server: (name, labels) -> value."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:  # noqa: S310
+        text = response.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def ingest_labels(**more: str) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted({"namespace": NS, "name": "ing", **more}.items()))
+
+
+async def test_a_runs_metrics_are_served_by_the_operator(api):
+    """The metrics of one SemIngest through a whole run, scraped over HTTP from the server the
+    operator starts (Metrics.serve), with bounded labels (namespace, name, small vocabularies)."""
+    metrics = Metrics()
+    server = metrics.serve(0, addr="127.0.0.1")
+    try:
+        path = add(api, semingest())
+
+        def at(moment: dt.datetime) -> Controller:
+            return Controller(api, OperatorConfig(), metrics, clock=lambda: moment)  # type: ignore[arg-type]
+
+        await at(T0).reconcile(api.objects[path])
+        set_pod_phase(api, "ing-g1-driver", "Running")
+        # the driver reports its progress into the status (semingest_worker.status_reporter)
+        api.put(path, merge(api.objects[path], {"status": {"progress": {"discovered": 40, "processed": 12}}}))
+        await at(T0 + dt.timedelta(minutes=1)).reconcile(api.objects[path])
+        got = scrape(server.server_port)
+        assert got[("semingest_run_files", ingest_labels(run="current", outcome="processed"))] == 12
+        assert got[("semingest_run_files", ingest_labels(run="current", outcome="discovered"))] == 40
+        assert got[("semingest_ingest_phase", ingest_labels(phase="Running"))] == 1
+        assert got[("semingest_ingest_phase", ingest_labels(phase="Submitted"))] == 0
+        assert got[("semingest_ingests", (("phase", "Running"),))] == 1
+        assert got[("semingest_runs_started_total", ingest_labels())] == 1
+        assert got[("semingest_run_start_timestamp_seconds", ingest_labels())] == T0.timestamp()
+
+        api.put(
+            path,
+            merge(
+                api.objects[path],
+                {"status": {"progress": {"discovered": 40, "processed": 37, "failed": 3, "skipped": 0}}},
+            ),
+        )
+        set_pod_phase(api, "ing-g1-driver", "Succeeded")
+        done = T0 + dt.timedelta(minutes=5)
+        outcome = await at(done).reconcile(api.objects[path])
+        assert outcome.after.last_successful_time == done and outcome.after.duration == "5m"
+        got = scrape(server.server_port)
+        assert got[("semingest_run_files", ingest_labels(run="last", outcome="failed"))] == 3
+        assert got[("semingest_run_files", ingest_labels(run="last", outcome="processed"))] == 37
+        assert ("semingest_run_files", ingest_labels(run="current", outcome="processed")) not in got
+        assert got[("semingest_last_run_duration_seconds", ingest_labels())] == 300
+        assert got[("semingest_last_success_timestamp_seconds", ingest_labels())] == done.timestamp()
+        assert got[("semingest_runs_succeeded_total", ingest_labels())] == 1
+        assert ("semingest_runs_failed_total", ingest_labels()) not in got
+        assert got[("semingest_ingests", (("phase", "Succeeded"),))] == 1
+        assert got[("semingest_ingests", (("phase", "Running"),))] == 0
+        # a second reconciliation counts nothing twice
+        await at(done + dt.timedelta(minutes=1)).reconcile(api.objects[path])
+        assert scrape(server.server_port)[("semingest_runs_succeeded_total", ingest_labels())] == 1
+        # deleted: its series go
+        await at(done).delete_all(NS, "ing", "uid-ing")
+        got = scrape(server.server_port)
+        assert not [k for k in got if ("name", "ing") in k[1]]
+        assert got[("semingest_ingests", (("phase", "Succeeded"),))] == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_a_failed_run_is_counted_and_its_phase_exported(api):
+    metrics = Metrics()
+    path = add(api, semingest())
+    await Controller(api, OperatorConfig(), metrics, clock=lambda: T0).reconcile(api.objects[path])  # type: ignore[arg-type]
+    set_pod_phase(api, "ing-g1-driver", "Failed")
+    outcome = await Controller(api, OperatorConfig(), metrics, clock=lambda: T0).reconcile(api.objects[path])  # type: ignore[arg-type]
+    assert outcome.after.phase is Phase.FAILED and outcome.after.last_successful_time is None
+    assert metrics.runs_failed.labels(NS, "ing")._value.get() == 1
+    assert metrics.phase.labels(NS, "ing", "Failed")._value.get() == 1
+
+
+def annotate(api: MemoryApi, path: str, value: str) -> None:
+    obj = copy.deepcopy(api.objects[path])
+    obj["metadata"].setdefault("annotations", {})["semingest.io/run-now"] = value
+    api.put(path, obj)
+
+
+async def test_run_now_starts_one_run_per_annotation_value(api):
+    finished = {
+        "phase": "Succeeded",
+        "runId": "ing-g1",
+        "runGeneration": 1,
+        "startTime": format_time(T0),
+        "completionTime": format_time(T0),
+    }
+    path = add(api, semingest(status=finished))
+    assert not (await controller(api).reconcile(api.objects[path])).started_run, "nothing due"
+    annotate(api, path, "2026-03-02T10:31")
+    outcome = await controller(api).reconcile(api.objects[path])
+    assert outcome.started_run and outcome.after.run_id.startswith("ing-n")
+    assert outcome.after.last_run_now == "2026-03-02T10:31"
+    first_run = outcome.after.run_id
+    set_pod_phase(api, f"{first_run}-driver", "Succeeded")
+    assert (await controller(api).reconcile(api.objects[path])).after.phase is Phase.SUCCEEDED
+    posts = len(api.posts())
+    assert not (await controller(api).reconcile(api.objects[path])).started_run, "a value starts one run"
+    annotate(api, path, "2026-03-02T10:31")
+    assert not (await controller(api).reconcile(api.objects[path])).started_run, "the same value again"
+    annotate(api, path, "again")
+    second = await controller(api).reconcile(api.objects[path])
+    assert second.started_run and second.after.run_id not in (first_run, None)
+    assert len(api.posts()) == posts + 3
+
+
+async def test_run_now_during_a_run_waits_for_its_end(api):
+    path = add(api, semingest())
+    await controller(api).reconcile(api.objects[path])
+    annotate(api, path, "now")
+    outcome = await controller(api).reconcile(api.objects[path])
+    assert outcome.after.run_id == "ing-g1" and outcome.after.last_run_now is None, "one run at a time"
+    set_pod_phase(api, "ing-g1-driver", "Succeeded")
+    await controller(api).reconcile(api.objects[path])
+    after = await controller(api).reconcile(api.objects[path])
+    assert after.started_run and after.after.last_run_now == "now"
+
+
+async def test_run_now_while_suspended_starts_nothing(api):
+    path = add(api, semingest(suspend=True))
+    annotate(api, path, "now")
+    assert (await controller(api).reconcile(api.objects[path])).after.phase is Phase.SUSPENDED
+    assert api.posts() == []
+
+
+async def test_a_schedule_in_a_time_zone(api):
+    """02:00 in Berlin is 01:00 UTC in winter; the next tick is in the status (kubectl get -o wide)."""
+    finished = {
+        "phase": "Succeeded",
+        "runId": "ing-g1",
+        "runGeneration": 1,
+        "startTime": format_time(T0),
+        "completionTime": format_time(T0),
+    }
+    path = add(api, semingest(status=finished, schedule="0 2 * * *", timeZone="Europe/Berlin"))
+    waiting = await controller(api).reconcile(api.objects[path])
+    assert waiting.after.next_schedule_time == dt.datetime(2026, 3, 3, 1, 0, tzinfo=dt.UTC)
+    assert not waiting.started_run
+    tick = dt.datetime(2026, 3, 3, 1, 0, 30, tzinfo=dt.UTC)
+    outcome = await controller(api, tick).reconcile(api.objects[path])
+    assert outcome.started_run and outcome.after.run_id == "ing-202603030100"
+    assert outcome.after.next_schedule_time == dt.datetime(2026, 3, 4, 1, 0, tzinfo=dt.UTC)
+
+
+async def test_an_unknown_time_zone_is_a_spec_error(api):
+    path = add(api, semingest(schedule="0 2 * * *", timeZone="Europe/Atlantis"))
+    outcome = await controller(api).reconcile(api.objects[path])
+    assert outcome.after.phase is Phase.FAILED
+    assert "spec.timeZone: unknown time zone 'Europe/Atlantis'" in (outcome.after.message or "")
+
+
+async def test_runs_history_limit_keeps_that_many_runs(api):
+    path = add(
+        api,
+        semingest(
+            runsHistoryLimit=2,
+            status={
+                "phase": "Running",
+                "runId": "ing-g4",
+                "runGeneration": 4,
+                "startTime": format_time(T0),
+                "driverPod": "ing-g4-driver",
+            },
+            generation=4,
+        ),
+    )
+    for n in range(1, 5):
+        api.put(
+            object_path("v1", "Pod", NS, f"ing-g{n}-driver"),
+            {
+                "metadata": {
+                    "name": f"ing-g{n}-driver",
+                    "creationTimestamp": f"2026-03-0{n}T00:00:00Z",
+                    "labels": {
+                        "semingest.io/ingest": "ing",
+                        "semingest.io/run": f"ing-g{n}",
+                        "app.kubernetes.io/managed-by": "semingest-operator",
+                    },
+                }
+            },
+        )
+    set_pod_phase(api, "ing-g4-driver", "Succeeded")
+    await controller(api).reconcile(api.objects[path])
+    pods = sorted(p.rsplit("/", 1)[1] for p in api.objects if "/pods/" in p)
+    assert pods == ["ing-g3-driver", "ing-g4-driver"]

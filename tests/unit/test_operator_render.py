@@ -282,3 +282,104 @@ def test_render_cli_rejects_an_invalid_spec_naming_the_field(tmp_path, capsys):
     assert render_main(["-f", str(tmp_path / "missing.yaml")]) == 2
     path.write_text("kind: ConfigMap\n")
     assert render_main(["-f", str(path)]) == 2
+
+
+PLACEMENT = {
+    "nodeSelector": {"sem.example.org/pool": "spark"},
+    "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "spark", "effect": "NoSchedule"}],
+    "affinity": {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {
+                        "matchExpressions": [
+                            {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}
+                        ]
+                    }
+                ]
+            }
+        }
+    },
+}
+
+
+def _pod_specs(manifests):
+    """role -> pod spec of the driver and the executors, whichever backend rendered them."""
+    if manifests[0]["kind"] == "SparkApplication":
+        s = manifests[0]["spec"]
+        return {role: s[role]["template"]["spec"] for role in ("driver", "executor")}
+    cm, _, pod = manifests
+    return {"driver": pod["spec"], "executor": yaml.safe_load(cm["data"]["executor.yaml"])["spec"]}
+
+
+@pytest.mark.parametrize("backend", ["native", "sparkOperator"])
+def test_placement_reaches_driver_and_executors_and_fat_executors_get_a_node_each(backend):
+    rendered = render_run(ingest(backend=backend, **PLACEMENT), driver_service_account="semingest-driver")
+    specs = _pod_specs(rendered.manifests)
+    for role, spec in specs.items():
+        assert spec["nodeSelector"] == PLACEMENT["nodeSelector"], role
+        assert spec["tolerations"] == PLACEMENT["tolerations"], role
+        assert spec["affinity"]["nodeAffinity"] == PLACEMENT["affinity"]["nodeAffinity"], role
+        kubernetes_validate.validate(
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "t"}, "spec": spec},
+            K8S_VERSION,
+            strict=True,
+        )
+    (term,) = specs["executor"]["affinity"]["podAntiAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"]["matchLabels"] == {
+        "semingest.io/run": "cnr-iom-2016-g1",
+        "app.kubernetes.io/component": "executor",
+    }
+    assert "podAntiAffinity" not in specs["driver"]["affinity"]
+    assert "podAntiAffinity" not in PLACEMENT["affinity"], "the spec's own affinity is not modified"
+
+
+def test_tiny_executors_share_nodes_and_no_placement_adds_nothing():
+    body = CASES["native-tiny-hostpath"][0]
+    policy = InstallationPolicy(host_path_prefixes=("/data/sem",))
+    plain = copy.deepcopy(body)
+    plain["spec"].pop("model", None)
+    specs = _pod_specs(render_run(plain, driver_service_account="d", policy=policy).manifests)
+    for spec in specs.values():
+        assert not {"nodeSelector", "tolerations", "affinity"} & set(spec)
+
+
+def _spark_conf(manifests) -> dict[str, str]:
+    if manifests[0]["kind"] == "SparkApplication":
+        return manifests[0]["spec"]["sparkConf"]
+    args = manifests[2]["spec"]["containers"][0]["args"]
+    return dict(a.split("=", 1) for prev, a in zip(args, args[1:], strict=False) if prev == "--conf")
+
+
+@pytest.mark.parametrize("backend", ["native", "sparkOperator"])
+def test_event_logs_go_to_their_volume_from_the_driver_only(backend):
+    rendered = render_run(
+        ingest(backend=backend, eventLog={"pvc": "spark-history", "path": "/semingest/events"}),
+        driver_service_account="semingest-driver",
+    )
+    conf = _spark_conf(rendered.manifests)
+    assert conf["spark.eventLog.enabled"] == "true" and conf["spark.eventLog.dir"] == "file:///data/eventlog"
+    specs = _pod_specs(rendered.manifests)
+    driver, executor = specs["driver"], specs["executor"]
+    assert {"name": "eventlog", "persistentVolumeClaim": {"claimName": "spark-history"}} in driver["volumes"]
+    (container,) = driver["containers"]
+    assert {"name": "eventlog", "mountPath": "/data/eventlog", "subPath": "semingest/events"} in container[
+        "volumeMounts"
+    ]
+    assert not [v for v in executor["volumes"] if v["name"] == "eventlog"], "executors write no event logs"
+    for spec in specs.values():
+        kubernetes_validate.validate(
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "t"}, "spec": spec},
+            K8S_VERSION,
+            strict=True,
+        )
+    plain = render_run(ingest(backend=backend), driver_service_account="semingest-driver")
+    assert "spark.eventLog.enabled" not in _spark_conf(plain.manifests)
+
+
+def test_an_event_log_without_its_volume_is_a_spec_error():
+    with pytest.raises(SpecError, match=r"spec\.eventLog\.pvc: is required"):
+        render_run(ingest(eventLog={"path": "/x"}), driver_service_account="d")

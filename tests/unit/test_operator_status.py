@@ -230,3 +230,28 @@ def test_due_tick_takes_only_the_latest_missed_tick():
     assert schedule.due_tick("* * * * *", t("2025-01-01 00:00"), t("2026-03-02 10:30")) == t(
         "2026-03-02 10:30"
     )
+
+
+def test_a_schedule_in_a_time_zone_follows_daylight_saving_time():
+    # 02:00 in Berlin: 01:00 UTC in winter, 00:00 UTC in summer; 29 March 2026 has no 02:00 at all
+    assert schedule.next_tick("0 2 * * *", t("2026-03-02 10:30"), "Europe/Berlin") == t("2026-03-03 01:00")
+    assert schedule.next_tick("0 2 * * *", t("2026-03-28 10:30"), "Europe/Berlin") == t("2026-03-29 01:00")
+    assert schedule.next_tick("0 2 * * *", t("2026-03-29 10:30"), "Europe/Berlin") == t("2026-03-30 00:00")
+    assert schedule.due_tick("0 2 * * *", t("2026-03-02 10:30"), t("2026-03-03 01:05"), "Europe/Berlin") == t(
+        "2026-03-03 01:00"
+    )
+    assert (
+        schedule.due_tick("0 2 * * *", t("2026-03-02 10:30"), t("2026-03-03 00:59"), "Europe/Berlin") is None
+    )
+
+
+def test_unknown_time_zones_are_named():
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
+        schedule.zone("Mars/Olympus")
+    assert schedule.zone(None) is dt.UTC
+
+
+def test_the_period_of_a_schedule():
+    assert schedule.period("*/15 * * * *", NOW) == dt.timedelta(minutes=15)
+    assert schedule.period("@daily", NOW) == dt.timedelta(days=1)
+    assert schedule.period("0 9 * * mon-fri", t("2026-03-05 10:00")) == dt.timedelta(days=3)  # Fri -> Mon

@@ -23,8 +23,10 @@ import importlib.metadata
 import json
 import logging
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from semingest_api import semingest_version
@@ -152,6 +154,9 @@ def _parser() -> argparse.ArgumentParser:
         choices=[s.value for s in VERSIONED_STAGES],
         help="with --reprocess: the stage(s) to check (repeatable; default: every stage the run runs)",
     )
+    run.add_argument(
+        "-v", "--verbose", action="store_true", help="also the info logs of semingest, Spark and TensorFlow"
+    )
 
     datacli.add_parsers(sub)  # db init|upgrade|check, export, show
 
@@ -237,6 +242,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     raise AssertionError(args.command)
 
 
+def _preflight(args: argparse.Namespace) -> str | None:
+    """What stops the run before anything starts: a missing source folder (no database is
+    created for it). A missing model fails the run recorded in the database, before TensorFlow
+    is imported (``inference.classifier``)."""
+    from .discovery import check_source
+
+    try:
+        check_source(args.path)
+    except FileNotFoundError as exc:
+        return str(exc)
+    return None
+
+
+# Spark's JVM logging at WARN (also what the worker image uses, as SPARK_CONF_DIR).
+LOG4J2_CONFIG = Path(__file__).resolve().parent / "conf" / "log4j2.properties"
+
+
+def quiet_native_logs(verbose: bool) -> None:
+    """No JVM or TensorFlow noise on a terminal unless -v: TensorFlow's C++ start-up lines (CPU
+    features, oneDNN) off, Spark's log4j2 at WARN. Set before TensorFlow is imported and Spark
+    started (the Spark JVM and its Python workers inherit the environment); a value the user
+    set is kept."""
+    if verbose:
+        logging.getLogger("semingest_worker").setLevel(logging.INFO)
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("SPARK_SUBMIT_OPTS", f"-Dlog4j2.configurationFile=file:{LOG4J2_CONFIG}")
+
+
 def _run(args: argparse.Namespace) -> int:
     from .report import run_and_report
 
@@ -245,6 +279,11 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"semingest: {exc}", file=sys.stderr)
         return 2
+    problem = _preflight(args)
+    if problem is not None:
+        print(f"semingest: run failed: {problem}", file=sys.stderr)
+        return 1
+    quiet_native_logs(args.verbose)
     return run_and_report(config, as_json=args.json, progress=not args.no_progress)
 
 

@@ -45,10 +45,15 @@ class Listing:
     unreadable: list[str] = field(default_factory=list)  # "path: reason" of folders that could not be read
 
 
-def list_images(root: str, include: Sequence[str], exclude: Sequence[str] = ()) -> Listing:
-    """Every file under ``root`` matching the globs, sorted by path, with size, mtime and sidecars."""
+def check_source(root: str) -> None:
+    """FileNotFoundError unless ``root`` is a folder (checked before anything is created)."""
     if not os.path.isdir(root):
         raise FileNotFoundError(f"source folder {root!r} does not exist or is not a folder")
+
+
+def list_images(root: str, include: Sequence[str], exclude: Sequence[str] = ()) -> Listing:
+    """Every file under ``root`` matching the globs, sorted by path, with size, mtime and sidecars."""
+    check_source(root)
     inc, exc = GlobSet(include), GlobSet(exclude)
     files: list[ImageFile] = []
     unreadable: list[str] = []

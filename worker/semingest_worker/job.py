@@ -89,7 +89,7 @@ def run_job(
 def _record(ctx: RunContext, state: RunState, status: RunStatus, error: str | None = None) -> RunSummary:
     """The summary, reported to the status and recorded in ``ingest_runs``."""
     summary = summarise(ctx, state, status, error)
-    ctx.progress.final(summary.counts(), summary.stage_seconds)
+    ctx.progress.final(summary.counts(), summary.stage_seconds, summary.spark)
     note = ctx.book.finish(
         status,
         counts=summary.counts(),

@@ -250,6 +250,7 @@ def _with_outcome(
         per_vendor=dict(sorted(counters.per_vendor.items())),
         partitions=execution.partitions,
         engine=execution.engine,
+        spark=execution.measures.to_status() if execution.measures is not None else None,
         database_retries=counters.database_retries,
         rejected_by_database=counters.rejected_by_database,
         failures=dict(sorted(counters.failures.items())),

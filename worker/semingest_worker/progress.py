@@ -59,6 +59,16 @@ class ProgressDisplay:
         parts.append(f"elapsed {format_duration(elapsed)}")
         return "  ".join(parts)
 
+    def note(self, text: str) -> None:
+        """A step with nothing counted yet (``starting Spark``): a line of its own, drawn at once
+        (a whole line: the JVM may print to the same terminal while it starts)."""
+        if not self.enabled:
+            return
+        things = "image" if self.total == 1 else "images"
+        line = f"semingest: {text} ({self.total} {things} to do)"
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
     def update(self, done: int, failed: int = 0, *, force: bool = False) -> bool:
         """Draw if it is time (or ``force``); returns whether a line was drawn."""
         if not self.enabled:

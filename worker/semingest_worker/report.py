@@ -69,9 +69,31 @@ def format_run_summary(s: RunSummary) -> str:
     if s.stage_seconds:
         lines.append("  seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in s.stage_seconds.items()))
     lines += [vendor_line(vendor, counts) for vendor, counts in (s.per_vendor or {}).items()]
+    if s.spark:
+        lines.append(spark_line(s.spark))
     if s.inference is not None:
         lines.append(_inference_line(s.inference))
     return "\n".join(lines + _failure_lines(s.failures or {}, c["failed"]))
+
+
+def spark_line(measures: Mapping[str, Any]) -> str:
+    """Spark's task measures of the run (SparkMeasures.to_status())."""
+    tasks = measures.get("tasks", 0)
+    return (
+        f"  spark: {tasks} task{'' if tasks == 1 else 's'}, executor run {measures.get('executorRunSeconds', 0):.1f} s "
+        f"(CPU {measures.get('executorCpuSeconds', 0):.1f} s, GC {measures.get('jvmGcSeconds', 0):.1f} s, "
+        f"deserialising {measures.get('deserializeSeconds', 0):.1f} s), "
+        f"shuffle {_size(measures.get('shuffleReadBytes', 0))} read, input {_size(measures.get('inputBytes', 0))}"
+    )
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "kB", "MB"):
+        if size < 1000:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
 
 
 def _inference_line(inference: InferenceSummary) -> str:

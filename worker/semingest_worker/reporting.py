@@ -29,6 +29,7 @@ class StatusSink(Protocol):
         stage_seconds: Mapping[str, float],
         phase: str | None = None,
         force: bool = False,
+        spark_measures: Mapping[str, int | float] | None = None,
     ) -> bool: ...
 
 
@@ -71,10 +72,15 @@ class RunProgress:
         self.update({"processed": done, "failed": failed})
         return polled
 
-    def final(self, counts: Mapping[str, int], stage_seconds: Mapping[str, float] | None) -> None:
-        """The last report: the outcome's counts and stage seconds (forced)."""
+    def final(
+        self,
+        counts: Mapping[str, int],
+        stage_seconds: Mapping[str, float] | None,
+        spark_measures: Mapping[str, int | float] | None = None,
+    ) -> None:
+        """The last report: the outcome's counts, stage seconds and Spark's measures (forced)."""
         self.counts.update(counts)
-        self._report(True, stage_seconds)
+        self._report(True, stage_seconds, spark_measures)
 
     def close(self) -> None:
         sink, self.sink = self.sink, None
@@ -85,7 +91,12 @@ class RunProgress:
             except Exception:  # noqa: BLE001
                 log.debug("closing the status reporter failed", exc_info=True)
 
-    def _report(self, force: bool, stage_seconds: Mapping[str, float] | None = None) -> None:
+    def _report(
+        self,
+        force: bool,
+        stage_seconds: Mapping[str, float] | None = None,
+        spark_measures: Mapping[str, int | float] | None = None,
+    ) -> None:
         if self.sink is None:
             return
         now = self._clock()
@@ -93,6 +104,14 @@ class RunProgress:
             return
         self._last_status = now
         try:
-            self.sink.report(dict(self.counts), dict(stage_seconds or {}), force=force)
+            if spark_measures:
+                self.sink.report(
+                    dict(self.counts),
+                    dict(stage_seconds or {}),
+                    force=force,
+                    spark_measures=dict(spark_measures),
+                )
+            else:  # sinks that predate the measures keep working
+                self.sink.report(dict(self.counts), dict(stage_seconds or {}), force=force)
         except Exception:  # noqa: BLE001
             log.warning("status report failed", exc_info=True)

@@ -15,10 +15,13 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from semingest_api.status import SparkMeasures
+
 from .pipeline import Counters, PipelineConfig, partition_runner, with_executor_image_limit
 from .progress import ProgressDisplay
 from .records import ImageFile
 from .reporting import RunProgress
+from .spark_measures import spark_measures
 
 if TYPE_CHECKING:
     from pyspark import SparkContext
@@ -38,6 +41,7 @@ class Execution:
     counters: Counters
     partitions: int
     engine: str | None = None
+    measures: SparkMeasures | None = None  # Spark's task measures of the run's jobs
 
 
 def execute_on_spark(
@@ -59,6 +63,7 @@ def execute_on_spark(
 
         sc = SparkContext._active_spark_context
         if sc is None:
+            display.note("starting Spark")  # the JVM and its first Python workers take a while
             sc = spark_context(config)
             own_context = True
     try:
@@ -70,7 +75,12 @@ def execute_on_spark(
         for part in parts:
             counters.merge(part)
         display.close(counters.processed, counters.failed)
-        return Execution(counters, partitions, engine="local-spark")
+        return Execution(
+            counters,
+            partitions,
+            engine="local-spark",
+            measures=spark_measures(sc, job_group(pipeline.run_id)),
+        )
     finally:
         if own_context:
             sc.stop()
@@ -85,7 +95,7 @@ def _collect_polling(
     display: ProgressDisplay,
 ) -> list[Counters]:
     rdd = sc.parallelize(todo, partitions).mapPartitions(partition_runner(pipeline))
-    group = f"semingest-{pipeline.run_id}"
+    group = job_group(pipeline.run_id)
     box: dict[str, Any] = {}
 
     def collect() -> None:
@@ -114,6 +124,11 @@ def _collect_polling(
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+def job_group(run_id: str) -> str:
+    """The Spark job group of a run's jobs (cancelled together; their stages are its measures)."""
+    return f"semingest-{run_id}"
 
 
 def spark_context(config: JobConfig) -> SparkContext:

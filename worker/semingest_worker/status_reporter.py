@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from semingest_api.spec import GROUP, PLURAL, VERSION
-from semingest_api.status import Phase, Progress, SemIngestStatus
+from semingest_api.status import Phase, Progress, SemIngestStatus, SparkMeasures
 
 log = logging.getLogger(__name__)
 
@@ -89,15 +89,20 @@ class StatusReporter:
 
     @staticmethod
     def body(
-        progress: Mapping[str, object], stage_seconds: Mapping[str, float], phase: Phase | str | None
+        progress: Mapping[str, object],
+        stage_seconds: Mapping[str, float],
+        phase: Phase | str | None,
+        spark_measures: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """The merge patch: status.progress (counters + updateTime), status.stageSeconds, phase."""
+        """The merge patch: status.progress (counters + updateTime), status.stageSeconds, phase,
+        and at the end of a run status.sparkMeasures."""
         if phase is not None and phase not in set(Phase):
             raise ValueError(f"phase must be one of {', '.join(Phase)}, got {phase!r}")
         status = SemIngestStatus(
             phase=None if phase is None else Phase(phase),
             progress=Progress.from_counts(progress, update_time=dt.datetime.now(dt.UTC)),
             stage_seconds={str(k): round(float(v), 3) for k, v in stage_seconds.items()},
+            spark_measures=None if not spark_measures else SparkMeasures.from_status(spark_measures),
         )
         return {"status": status.to_patch()}
 
@@ -107,6 +112,7 @@ class StatusReporter:
         stage_seconds: Mapping[str, float],
         phase: Phase | str | None = None,
         force: bool = False,
+        spark_measures: Mapping[str, Any] | None = None,
     ) -> bool:
         """Send the progress unless the last report is younger than ``min_interval`` (and not
         ``force``). True when the API server accepted it; failures are logged, never raised."""
@@ -114,7 +120,7 @@ class StatusReporter:
         if not force and self._last_sent is not None and now - self._last_sent < self.min_interval:
             return False
         try:
-            data = json.dumps(self.body(progress, stage_seconds, phase)).encode()
+            data = json.dumps(self.body(progress, stage_seconds, phase, spark_measures)).encode()
         except (TypeError, ValueError) as exc:
             self.errors += 1
             log.warning("not reporting progress of %s/%s: %s", self.namespace, self.name, exc)

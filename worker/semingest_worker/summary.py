@@ -49,6 +49,7 @@ class RunSummary:
     per_vendor: dict[str, dict[str, int]] | None = None
     partitions: int | None = None
     engine: str | None = None  # where the pipeline ran: inline or local-spark (nothing to do: None)
+    spark: dict[str, int | float] | None = None  # Spark's task measures (SparkMeasures.to_status())
     database_retries: int | None = None
     rejected_by_database: int | None = None
     failures: dict[str, str] | None = None  # a sample: path -> reason

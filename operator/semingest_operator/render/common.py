@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import json
@@ -12,6 +13,7 @@ from typing import Any
 from semingest_api.spec import (
     API_VERSION,
     DATABASE_URL_ENV,
+    EVENT_LOG_MOUNT,
     GROUP,
     KIND,
     MODEL_MOUNT,
@@ -37,6 +39,7 @@ LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_INSTANCE = "app.kubernetes.io/instance"
 LABEL_INGEST = f"{GROUP}/ingest"
 LABEL_RUN = f"{GROUP}/run"
+NODE_TOPOLOGY_KEY = "kubernetes.io/hostname"
 ANNOTATION_GENERATION = f"{GROUP}/generation"
 MANAGED_BY = "semingest-operator"
 
@@ -94,18 +97,24 @@ def _dns_label(text: str) -> str:
     return label
 
 
-def run_name(ingest: str, generation: int | None = None, tick: dt.datetime | None = None) -> str:
-    """The deterministic run name: ``<ingest>-g<generation>`` or ``<ingest>-<YYYYmmddHHMM>`` for a tick.
+def run_name(
+    ingest: str, generation: int | None = None, tick: dt.datetime | None = None, request: str | None = None
+) -> str:
+    """The deterministic run name: ``<ingest>-g<generation>``, ``<ingest>-<YYYYmmddHHMM>`` for a
+    tick, or ``<ingest>-n<hash>`` for a run-now request (the annotation's value).
 
     Deterministic so that an operator restart finds the run it already created instead of
     creating a second one. A DNS-1035 label of at most RUN_NAME_MAX characters.
     """
-    if generation is not None and tick is None:
+    given = [x for x in (generation, tick, request) if x is not None]
+    if len(given) != 1:
+        raise ValueError("give exactly one of generation, tick and request")
+    if generation is not None:
         suffix = f"-g{generation}"
-    elif tick is not None and generation is None:
+    elif tick is not None:
         suffix = f"-{tick.astimezone(dt.UTC):%Y%m%d%H%M}"
     else:
-        raise ValueError("give exactly one of generation and tick")
+        suffix = f"-n{_short_hash(str(request))}"
     base = _dns_label(ingest)
     if len(base) + len(suffix) > RUN_NAME_MAX or base != ingest:
         keep = RUN_NAME_MAX - len(suffix) - 7
@@ -156,8 +165,9 @@ def object_meta(ctx: RunContext, name: str, component: str) -> dict[str, Any]:
     }
 
 
-def volumes(spec: SemIngestSpec) -> list[dict[str, Any]]:
-    """The source (and model) volumes, read-only, plus a scratch /tmp."""
+def volumes(spec: SemIngestSpec, component: str = "executor") -> list[dict[str, Any]]:
+    """The source (and model) volumes, read-only, plus a scratch /tmp; the driver also gets the
+    event log volume (spec.eventLog: only the driver writes event logs)."""
     out: list[dict[str, Any]] = []
     src = spec.source
     if src.pvc:
@@ -171,16 +181,31 @@ def volumes(spec: SemIngestSpec) -> list[dict[str, Any]]:
         out.append({"name": "model", "hostPath": {"path": model.host_path, "type": "Directory"}})
     out.append({"name": "tmp", "emptyDir": {}})
     out.append({"name": "work", "emptyDir": {}})
+    if spec.event_log is not None and component == "driver":
+        out.append({"name": "eventlog", "persistentVolumeClaim": {"claimName": spec.event_log.pvc}})
     return out
 
 
-def volume_mounts(spec: SemIngestSpec) -> list[dict[str, Any]]:
-    mounts = [{"name": "source", "mountPath": SOURCE_MOUNT, "readOnly": True}]
+def volume_mounts(spec: SemIngestSpec, component: str = "executor") -> list[dict[str, Any]]:
+    mounts: list[dict[str, Any]] = [{"name": "source", "mountPath": SOURCE_MOUNT, "readOnly": True}]
     if spec.model is not None and (spec.model.pvc or spec.model.host_path):
         mounts.append({"name": "model", "mountPath": MODEL_MOUNT, "readOnly": True})
     mounts.append({"name": "tmp", "mountPath": TMP_MOUNT})
     mounts.append({"name": "work", "mountPath": WORK_MOUNT})
+    if spec.event_log is not None and component == "driver":
+        mount: dict[str, Any] = {"name": "eventlog", "mountPath": EVENT_LOG_MOUNT}
+        sub_path = spec.event_log.path.strip("/")
+        if sub_path:
+            mount["subPath"] = sub_path
+        mounts.append(mount)
     return mounts
+
+
+def event_log_conf(spec: SemIngestSpec) -> dict[str, str]:
+    """Spark's event log settings for spec.eventLog (none without it)."""
+    if spec.event_log is None:
+        return {}
+    return {"spark.eventLog.enabled": "true", "spark.eventLog.dir": f"file://{EVENT_LOG_MOUNT}"}
 
 
 def env(spec: SemIngestSpec) -> list[dict[str, Any]]:
@@ -215,8 +240,45 @@ def container_security_context() -> dict[str, Any]:
     }
 
 
+def placement(
+    spec: SemIngestSpec, ctx: RunContext, component: str, *, spread: bool = False
+) -> dict[str, Any]:
+    """The pod spec's nodeSelector, tolerations and affinity (only those set): the spec's, and
+    with ``spread`` (fat executors) a required pod anti-affinity on the node, so that each
+    executor has a node to itself, as the fat strategy sizes them."""
+    wanted = spec.placement
+    out: dict[str, Any] = {}
+    if wanted.node_selector:
+        out["nodeSelector"] = dict(wanted.node_selector)
+    if wanted.tolerations:
+        out["tolerations"] = [dict(t) for t in wanted.tolerations]
+    affinity: dict[str, Any] = copy.deepcopy(dict(wanted.affinity)) if wanted.affinity else {}
+    if spread:
+        anti = affinity.setdefault("podAntiAffinity", {})
+        anti.setdefault("requiredDuringSchedulingIgnoredDuringExecution", []).append(
+            {
+                "labelSelector": {"matchLabels": {LABEL_RUN: ctx.run, LABEL_COMPONENT: component}},
+                "topologyKey": NODE_TOPOLOGY_KEY,
+            }
+        )
+    if affinity:
+        out["affinity"] = affinity
+    return out
+
+
+def spreads_executors(sizing_strategy: str, executors: int) -> bool:
+    """Fat executors (one per node) are spread across nodes; tiny ones share nodes."""
+    return sizing_strategy == "fat" and executors > 1
+
+
 def pod_template(
-    spec: SemIngestSpec, ctx: RunContext, container: str, component: str, *, automount_token: bool
+    spec: SemIngestSpec,
+    ctx: RunContext,
+    container: str,
+    component: str,
+    *,
+    automount_token: bool,
+    spread: bool = False,
 ) -> dict[str, Any]:
     """A Spark pod template (spark.kubernetes.{driver,executor}.podTemplateFile / SparkApplication
     ``template``): volumes, mounts, env and security contexts, so nothing depends on a webhook."""
@@ -226,14 +288,15 @@ def pod_template(
         "metadata": {"labels": run_labels(ctx, component)},
         "spec": {
             "automountServiceAccountToken": automount_token,
+            **placement(spec, ctx, component, spread=spread),
             "securityContext": pod_security_context(),
-            "volumes": volumes(spec),
+            "volumes": volumes(spec, component),
             "containers": [
                 {
                     "name": container,
                     "image": ctx.image,
                     "env": env(spec),
-                    "volumeMounts": volume_mounts(spec),
+                    "volumeMounts": volume_mounts(spec, component),
                     "securityContext": container_security_context(),
                 }
             ],

@@ -16,10 +16,13 @@ from semingest_operator.render.common import (
     RunContext,
     container_security_context,
     env,
+    event_log_conf,
     object_meta,
+    placement,
     pod_security_context,
     pod_template,
     run_labels,
+    spreads_executors,
     user_spark_conf,
     volume_mounts,
     volumes,
@@ -81,6 +84,7 @@ def spark_conf(spec: SemIngestSpec, ctx: RunContext, sizing: Sizing) -> dict[str
     }
     for key, value in run_labels(ctx, "executor").items():
         conf[f"spark.kubernetes.executor.label.{key}"] = value
+    conf.update(event_log_conf(spec))
     conf.update(user_spark_conf(spec))
     return conf
 
@@ -103,7 +107,14 @@ def spark_submit_args(spec: SemIngestSpec, ctx: RunContext, sizing: Sizing) -> l
 
 
 def render_executor_template(spec: SemIngestSpec, ctx: RunContext, sizing: Sizing) -> dict[str, Any]:
-    template = pod_template(spec, ctx, EXECUTOR_CONTAINER, "executor", automount_token=False)
+    template = pod_template(
+        spec,
+        ctx,
+        EXECUTOR_CONTAINER,
+        "executor",
+        automount_token=False,
+        spread=spreads_executors(sizing.strategy, sizing.executors),
+    )
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -139,11 +150,11 @@ def render_driver_service(ctx: RunContext) -> dict[str, Any]:
 
 def render_driver_pod(spec: SemIngestSpec, ctx: RunContext, sizing: Sizing) -> dict[str, Any]:
     mounts = [
-        *volume_mounts(spec),
+        *volume_mounts(spec, "driver"),
         {"name": "pod-templates", "mountPath": POD_TEMPLATE_DIR, "readOnly": True},
     ]
     pod_volumes = [
-        *volumes(spec),
+        *volumes(spec, "driver"),
         {"name": "pod-templates", "configMap": {"name": executor_template_name(ctx)}},
     ]
     deadline = (
@@ -160,6 +171,7 @@ def render_driver_pod(spec: SemIngestSpec, ctx: RunContext, sizing: Sizing) -> d
             "restartPolicy": "Never",
             # The kubelet ends the driver (and so the run: its executors go with it) at the deadline.
             **deadline,
+            **placement(spec, ctx, "driver"),
             "securityContext": pod_security_context(),
             "volumes": pod_volumes,
             "containers": [

@@ -48,6 +48,11 @@ def check_spec(
             schedule.parse_cron(spec.schedule)
         except ValueError as exc:
             raise SpecError("spec.schedule", str(exc)) from exc
+    if spec.time_zone is not None:
+        try:
+            schedule.zone(spec.time_zone)
+        except ValueError as exc:
+            raise SpecError("spec.timeZone", str(exc)) from exc
     (policy or InstallationPolicy()).check(spec)
     return spec
 

@@ -11,9 +11,11 @@ from semingest_operator.render.common import (
     EXECUTOR_CONTAINER,
     SPARK_VERSION,
     RunContext,
+    event_log_conf,
     object_meta,
     pod_template,
     run_labels,
+    spreads_executors,
     user_spark_conf,
     worker_arguments,
 )
@@ -46,6 +48,7 @@ def spark_conf(spec: SemIngestSpec, ctx: RunContext, sizing: Sizing) -> dict[str
         # Driver and executors prove a shared secret that Spark generates for each application.
         "spark.authenticate": "true",
     }
+    conf.update(event_log_conf(spec))
     conf.update(user_spark_conf(spec))
     return conf
 
@@ -98,7 +101,14 @@ def render_spark_application(spec: SemIngestSpec, ctx: RunContext, sizing: Sizin
                 "serviceAccount": ctx.driver_service_account,
                 "deleteOnTermination": True,
                 "labels": run_labels(ctx, "executor"),
-                "template": pod_template(spec, ctx, EXECUTOR_CONTAINER, "executor", automount_token=False),
+                "template": pod_template(
+                    spec,
+                    ctx,
+                    EXECUTOR_CONTAINER,
+                    "executor",
+                    automount_token=False,
+                    spread=spreads_executors(sizing.strategy, sizing.executors),
+                ),
             },
         },
     }

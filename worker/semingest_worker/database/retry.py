@@ -9,6 +9,7 @@ retried attempt never commits anything twice.
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import time
@@ -18,6 +19,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # MySQL/MariaDB error numbers that mean "the server or the connection is (temporarily) gone"
 # or "the transaction lost a lock race": worth retrying the whole transaction.
@@ -113,8 +115,8 @@ def call_with_retry(
 
     The deadline runs from the first failure: after ``deadline_seconds`` of failures the last
     error is raised as ``DatabaseUnavailableError`` with a message naming the deadline.
-    ``on_retry(error, delay)`` is called before each sleep (the writer drops its broken
-    connection there).
+    Every retry is logged (warning) with its reason and the time left; ``on_retry(error, delay)``
+    is called before each sleep (the writer drops its broken connection there).
     """
     if not math.isfinite(deadline_seconds) or deadline_seconds < 0:
         raise ValueError(
@@ -141,6 +143,14 @@ def call_with_retry(
                 ) from exc
             jittered = delay * (0.75 + 0.5 * random.random())  # writers do not reconnect in lock-step
             pause = min(jittered, max_delay, max(0.0, deadline_seconds - waited))
+            log.warning(
+                "%s: %s; retrying in %.1f s (%.0f s of the %g s retry deadline left)",
+                what,
+                describe(exc),
+                pause,
+                deadline_seconds - waited,
+                deadline_seconds,
+            )
             if on_retry is not None:
                 on_retry(exc, pause)
             sleep(pause)

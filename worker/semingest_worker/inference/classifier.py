@@ -26,7 +26,7 @@ from .activation import FinalActivation
 from .config import ModelConfig, default_thread_count
 from .errors import ImageConversionError, InferenceImageError, ModelLoadError
 from .labels import read_labels
-from .loaders import LoadedModel, load_model, model_files
+from .loaders import LoadedModel, load_model, model_files, model_form
 from .preprocess import InputSpec, prepare_for_model
 from .tf_threads import ThreadPools, configure_tensorflow_threads
 
@@ -173,6 +173,7 @@ def clear_classifier_cache() -> None:
 def _load(config: ModelConfig) -> Classifier:
     path = Path(config.path)
     labels = read_labels(config.labels_path)
+    model_form(path)  # a missing or unknown model fails here, before TensorFlow is imported
     # Before anything runs in TensorFlow: its pools are fixed at its first op.
     pools = configure_tensorflow_threads(config.threads or default_thread_count())
     model = load_model(
