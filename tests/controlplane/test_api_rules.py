@@ -78,7 +78,7 @@ def test_crd_defaults_appear_on_the_stored_object_and_unknown_status_is_pruned(c
     )
     assert spec["driver"] == {"cores": 1, "memory": "2Gi", "startTimeoutSeconds": 600}
     assert spec["database"]["secretRef"] == {"name": "sem-db", "key": "url"}
-    assert spec["stages"] == {"metadata": True, "scaleBar": True, "inference": True}
+    assert spec["stages"] == {"metadata": True, "scaleBar": True, "inference": True, "thumbnails": True}
     assert spec["suspend"] is False
     # The status schema is structural: fields it does not describe are dropped, not stored.
     code, body = cp.request(
