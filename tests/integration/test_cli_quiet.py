@@ -31,6 +31,8 @@ def test_a_first_run_on_a_terminal_shows_no_jvm_or_tensorflow_noise(tmp_path: Pa
             str(tmp_path / "img"),
             "--no-progress",
             "--json",
+            "--engine",
+            "local-spark",  # a small folder would run inline: this is about Spark's own noise
         ],
         capture_output=True,
         text=True,
