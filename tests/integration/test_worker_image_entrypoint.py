@@ -33,6 +33,7 @@ pytestmark = [pytest.mark.spark]
 
 def _kind_worker_arguments() -> list[str]:
     """The worker arguments of the driver pod the operator renders for the kind test's SemIngest."""
+    from semingest_operator.policy import InstallationPolicy
     from semingest_operator.render import render_run
 
     path = REPO / "tests" / "e2e" / "test_kind_e2e.py"
@@ -43,7 +44,9 @@ def _kind_worker_arguments() -> list[str]:
         e2e = importlib.util.module_from_spec(module_spec)
         sys.modules[module_spec.name] = e2e
         module_spec.loader.exec_module(e2e)
-    run = render_run(e2e._ingest_for_kind(), driver_service_account="semingest-driver")
+    # the kind test installs the chart with security.allowedHostPaths={NODE_SAMPLES}
+    policy = InstallationPolicy(host_path_prefixes=(e2e.NODE_SAMPLES,))
+    run = render_run(e2e._ingest_for_kind(), driver_service_account="semingest-driver", policy=policy)
     (pod,) = [m for m in run.manifests if m["kind"] == "Pod"]
     args = pod["spec"]["containers"][0]["args"]
     worker_args = args[args.index(WORKER_ENTRYPOINT) + 1 :]
