@@ -62,7 +62,9 @@ def base_url(catalogue_db: str) -> Iterator[str]:
     app.state.engine.dispose()
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API runs an event loop in the main thread while it is started,
+# and later tests of the session (the operator's) call asyncio.run.
+@pytest.fixture(scope="module")
 def browser():
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"Chromium is not installed at {CHROMIUM} (`make browser` installs Debian's chromium)")
