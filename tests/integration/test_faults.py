@@ -231,7 +231,9 @@ def test_database_restart_during_a_run_is_ridden_out_by_retries(
     root, files = corpus
     args = [str(root), "--db", mariadb_url, *COMMON, "--partitions", "8", "--db-batch-size", "2"]
     proc, out, err = _start(
-        [*faulty_run(slow_ms_per_file=40), *args, "--retry-deadline", "120", "--json"], _env(), tmp_path
+        # slow enough that the writers are still writing when the server goes away (the pipeline
+        # itself takes a few ms per file: without it the run could end before the outage)
+        [*faulty_run(slow_ms_per_file=200), *args, "--retry-deadline", "120", "--json"], _env(), tmp_path
     )
     try:
         _wait_for_rows(mariadb_url, proc, at_least=10)
