@@ -233,7 +233,9 @@ def test_database_restart_during_a_run_is_ridden_out_by_retries(
     proc, out, err = _start(
         # slow enough that the writers are still writing when the server goes away (the pipeline
         # itself takes a few ms per file: without it the run could end before the outage)
-        [*faulty_run(slow_ms_per_file=200), *args, "--retry-deadline", "120", "--json"], _env(), tmp_path
+        [*faulty_run(slow_ms_per_file=200), *args, "--retry-deadline", "120", "--json"],
+        _env(),
+        tmp_path,
     )
     try:
         _wait_for_rows(mariadb_url, proc, at_least=10)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -185,8 +186,15 @@ def _migration_lock(engine: sa.Engine) -> Iterator[sa.Connection]:
         # instead of both reading "no tables" and then both creating them.
         own = create_engine(engine.url.render_as_string(hide_password=False), writer=True)
         try:
-            with own.connect() as conn, conn.begin():
+            conn = _sqlite_write_locked(own)
+            try:
                 yield conn
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+            finally:
+                conn.close()
         finally:
             own.dispose()
         return
@@ -207,6 +215,30 @@ def _migration_lock(engine: sa.Engine) -> Iterator[sa.Connection]:
                 conn.commit()
             except Exception:  # noqa: BLE001 - a lost connection releases the lock anyway
                 log.debug("releasing the schema lock failed", exc_info=True)
+
+
+def _sqlite_write_locked(engine: sa.Engine) -> sa.Connection:
+    """A connection holding SQLite's write lock (BEGIN IMMEDIATE).
+
+    Opening a brand-new database (its first switch to WAL) while another process holds the lock
+    can fail at once with "database is locked" instead of waiting: that is retried until the
+    busy timeout, like every other wait for the lock.
+    """
+    from .engine import SQLITE_BUSY_TIMEOUT_S
+
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        conn: sa.Connection | None = None
+        try:
+            conn = engine.connect()  # its first statements switch a new database to WAL
+            conn.begin()
+            return conn
+        except sa.exc.OperationalError as exc:
+            if conn is not None:
+                conn.close()
+            if "database is locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 # -- check ------------------------------------------------------------------------------------------
