@@ -40,6 +40,10 @@ def _documents(path: str) -> list[dict[str, Any]]:
     return [d for d in docs if isinstance(d, dict) and d.get("kind") == KIND]
 
 
+# What `render` shows for the worker image when neither the spec nor --default-image names one.
+PLACEHOLDER_IMAGE = "WORKER-IMAGE-PLACEHOLDER:set-spec.image"
+
+
 def render_main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="semingest render", description=__doc__)
     p.add_argument(
@@ -86,10 +90,19 @@ def render_main(argv: list[str] | None = None) -> int:
         if doc.get("apiVersion") != API_VERSION:
             print(f"error: {KIND} {name}: apiVersion must be {API_VERSION}", file=sys.stderr)
             return 1
+        image = args.default_image
+        if not image and not (doc.get("spec") or {}).get("image"):
+            # A dry run needs no registry: show where the image goes, and say so.
+            image = PLACEHOLDER_IMAGE
+            print(
+                f"warning: {KIND} {name}: no spec.image and no --default-image: rendered with the "
+                f"placeholder {PLACEHOLDER_IMAGE} (the operator uses the chart's worker image)",
+                file=sys.stderr,
+            )
         try:
             rendered = render_run(
                 doc,
-                default_image=args.default_image,
+                default_image=image,
                 driver_service_account=args.driver_service_account,
                 policy=policy,
             )

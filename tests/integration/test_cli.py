@@ -206,3 +206,14 @@ def test_progress_display_draws_lines_on_long_runs_only() -> None:
     now[0] = 40
     display.close(1000, 2)
     assert stream.getvalue().strip().splitlines()[-1].startswith("semingest: 1000/1000 images (100%)")
+
+
+def test_no_matching_file_is_a_warning_naming_the_patterns(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "notes.txt").write_text("not an image")
+    db = f"sqlite:///{tmp_path / 'sem.db'}"
+    out = _run(
+        [*SEMINGEST, "run", str(tmp_path / "src"), "--db", db, "--include", "**/*.tif", "--no-progress"]
+    )
+    assert out.returncode == 0, out.stderr
+    assert f"no file under {tmp_path / 'src'} matches the include patterns (**/*.tif)" in out.stderr

@@ -383,3 +383,17 @@ def test_event_logs_go_to_their_volume_from_the_driver_only(backend):
 def test_an_event_log_without_its_volume_is_a_spec_error():
     with pytest.raises(SpecError, match=r"spec\.eventLog\.pvc: is required"):
         render_run(ingest(eventLog={"path": "/x"}), driver_service_account="d")
+
+
+def test_render_without_an_image_uses_a_placeholder_and_warns(tmp_path, capsys):
+    from semingest_operator.cli import PLACEHOLDER_IMAGE
+
+    body = ingest()
+    body["spec"].pop("image", None)
+    path = tmp_path / "noimage.yaml"
+    path.write_text(yaml.safe_dump(body))
+    assert render_main(["-f", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "warning:" in captured.err and PLACEHOLDER_IMAGE in captured.err
+    docs = [d for d in yaml.safe_load_all(captured.out) if d]
+    assert PLACEHOLDER_IMAGE in yaml.safe_dump(docs)

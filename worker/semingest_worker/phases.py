@@ -120,6 +120,14 @@ def discover(ctx: RunContext, state: RunState) -> None:
         listing = list_images(ctx.source, config.include, config.exclude)
     except (FileNotFoundError, NotADirectoryError, PermissionError) as exc:
         raise RunError(str(exc)) from None
+    if not listing.files:
+        excluded = f"; exclude: {', '.join(config.exclude)}" if config.exclude else ""
+        log.warning(
+            "no file under %s matches the include patterns (%s%s)",
+            ctx.source,
+            ", ".join(config.include),
+            excluded,
+        )
     listed = {f.path_key for f in listing.files}
 
     def known() -> dict[str, tuple[int, int, str | None]]:
