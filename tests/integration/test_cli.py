@@ -198,14 +198,14 @@ def test_progress_display_draws_lines_on_long_runs_only() -> None:
     assert display.update(310, 2)
     line = stream.getvalue().strip()
     assert (
-        "310/1000 images (31%)" in line
-        and "10.0 img/s" in line
+        "310/1000 files (31%)" in line
+        and "10.0 files/s" in line
         and "2 failed" in line
         and "ETA 1m09s" in line
     )
     now[0] = 40
     display.close(1000, 2)
-    assert stream.getvalue().strip().splitlines()[-1].startswith("semingest: 1000/1000 images (100%)")
+    assert stream.getvalue().strip().splitlines()[-1].startswith("semingest: 1000/1000 files (100%)")
 
 
 def test_no_matching_file_is_a_warning_naming_the_patterns(tmp_path: Path) -> None:

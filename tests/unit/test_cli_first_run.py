@@ -85,8 +85,8 @@ def test_starting_spark_is_shown_before_the_first_count():
     display.note("starting Spark")
     display.update(4, force=True)
     first, second = out.getvalue().splitlines()
-    assert first == "semingest: starting Spark (40 images to do)"
-    assert second.startswith("semingest: 4/40 images (10%)")
+    assert first == "semingest: starting Spark (40 files to do)"
+    assert second.startswith("semingest: 4/40 files (10%)")
     one = io.StringIO()
     ProgressDisplay(1, stream=one, interactive=False, clock=lambda: 0.0).note("starting Spark")
-    assert "(1 image to do)" in one.getvalue()
+    assert "(1 file to do)" in one.getvalue()

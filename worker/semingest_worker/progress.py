@@ -51,7 +51,8 @@ class ProgressDisplay:
         elapsed = self._clock() - self._started
         rate = done / elapsed if elapsed > 0 else 0.0
         pct = 100.0 * done / self.total if self.total else 100.0
-        parts = [f"semingest: {done}/{self.total} images ({pct:.0f}%)", f"{rate:.1f} img/s"]
+        # Files, as the run summary counts them (a duplicate is a file of an image already seen).
+        parts = [f"semingest: {done}/{self.total} {_files(self.total)} ({pct:.0f}%)", f"{rate:.1f} files/s"]
         if failed:
             parts.append(f"{failed} failed")
         if 0 < done < self.total and rate > 0:
@@ -64,8 +65,7 @@ class ProgressDisplay:
         (a whole line: the JVM may print to the same terminal while it starts)."""
         if not self.enabled:
             return
-        things = "image" if self.total == 1 else "images"
-        line = f"semingest: {text} ({self.total} {things} to do)"
+        line = f"semingest: {text} ({self.total} {_files(self.total)} to do)"
         self.stream.write(line + "\n")
         self.stream.flush()
 
@@ -93,3 +93,7 @@ class ProgressDisplay:
             if self.interactive:
                 self.stream.write("\n")
                 self.stream.flush()
+
+
+def _files(n: int) -> str:
+    return "file" if n == 1 else "files"

@@ -62,12 +62,13 @@ def vendor_line(vendor: str, counts: Mapping[str, int]) -> str:
 def format_run_summary(s: RunSummary) -> str:
     c = s.counts()
     lines = [
-        f"run {s.run_id}: {s.status} in {s.seconds or 0:.1f} s ({s.images_per_second or 0:.1f} images/s)",
+        f"run {s.run_id}: {s.status} in {s.seconds or 0:.1f} s ({s.images_per_second or 0:.1f} files/s)",
         f"  discovered {c['discovered']}, skipped {c['skipped']} (already ingested), "
         f"processed {c['processed']}, failed {c['failed']}, duplicates {c['duplicates']}",
     ]
-    if s.stage_seconds:
-        lines.append("  seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in s.stage_seconds.items()))
+    ran = {k: v for k, v in (s.stage_seconds or {}).items() if v > 0}  # a skipped stage has no time
+    if ran:
+        lines.append("  seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in ran.items()))
     lines += [vendor_line(vendor, counts) for vendor, counts in (s.per_vendor or {}).items()]
     if s.spark:
         lines.append(spark_line(s.spark))
