@@ -90,3 +90,16 @@ def test_starting_spark_is_shown_before_the_first_count():
     one = io.StringIO()
     ProgressDisplay(1, stream=one, interactive=False, clock=lambda: 0.0).note("starting Spark")
     assert "(1 file to do)" in one.getvalue()
+
+
+def test_progress_and_summary_share_the_runs_clock() -> None:
+    """The display measures from the run's start (as the summary does), not from its own creation."""
+    import io
+
+    from semingest_worker.progress import ProgressDisplay
+
+    now = [100.0]
+    display = ProgressDisplay(10, stream=io.StringIO(), interactive=False, clock=lambda: now[0], started=90.0)
+    now[0] = 110.0
+    line = display.line(10, 0)
+    assert "elapsed 20s" in line and "0.5 files/s" in line  # 10 files in the run's 20 s

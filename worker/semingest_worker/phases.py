@@ -155,7 +155,9 @@ def execute(ctx: RunContext, state: RunState) -> None:
         raise RunError(str(exc)) from None
     requested = engines.Engine(config.engine) if ctx.spark is None else engines.Engine.LOCAL_SPARK
     if engines.choose(requested, len(todo), threshold) is engines.Engine.INLINE:
-        display = ProgressDisplay(len(todo), stream=ctx.progress_stream, enabled=ctx.show_progress)
+        display = ProgressDisplay(
+            len(todo), stream=ctx.progress_stream, enabled=ctx.show_progress, started=state.started
+        )
 
         def tick() -> None:
             polled = ctx.progress.poll()
@@ -177,7 +179,9 @@ def execute(ctx: RunContext, state: RunState) -> None:
         todo,
         spark=ctx.spark,
         progress=ctx.progress,
-        display=ProgressDisplay(len(todo), stream=ctx.progress_stream, enabled=ctx.show_progress),
+        display=ProgressDisplay(
+            len(todo), stream=ctx.progress_stream, enabled=ctx.show_progress, started=state.started
+        ),
     )
 
 

@@ -36,6 +36,7 @@ class ProgressDisplay:
         redraw_interval: float = 0.5,
         log_interval: float = 30.0,
         clock=time.monotonic,
+        started: float | None = None,
     ):
         self.total = total
         self.stream = stream if stream is not None else sys.stderr
@@ -43,7 +44,9 @@ class ProgressDisplay:
         self.interactive = self.stream.isatty() if interactive is None else interactive
         self.interval = redraw_interval if self.interactive else log_interval
         self._clock = clock
-        self._started = clock()
+        # The run's own start (``time.monotonic``) when given: the elapsed time and the rate are then
+        # the ones the run summary reports (one clock, not a second one started with the display).
+        self._started = clock() if started is None else started
         self._last_draw = self._started
         self._drawn = False
 
