@@ -63,3 +63,30 @@ def test_auto_picks_by_the_files_left_after_the_skip_check(images: Path, sqlite_
         progress=False,
     )
     assert small.engine == "inline" and small.partitions == 1  # one worker: in this process
+
+
+def test_inline_with_a_model_does_not_hang(images: Path, sqlite_url: str, tmp_path: Path) -> None:
+    """The driver loads TensorFlow to check the model; a forked worker of that process would hang
+    (TF's threads), so the pool starts from a fork server. Found running the worker image."""
+    import threading
+
+    from inference_models import build_tiny_model
+
+    from semingest_worker.inference import ModelConfig
+
+    tiny = build_tiny_model(tmp_path)
+    config = JobConfig(
+        source=str(images),
+        database_url=sqlite_url,
+        engine="inline",
+        master="local[2]",
+        model=ModelConfig(path=str(tiny.keras), labels_path=str(tiny.labels)),
+    )
+    box: dict[str, object] = {}
+    worker = threading.Thread(target=lambda: box.update(summary=run_job(config, progress=False)), daemon=True)
+    worker.start()
+    worker.join(timeout=240)
+    assert not worker.is_alive(), "the inline run with a model hung"
+    summary = box["summary"]
+    assert summary.status == "succeeded" and summary.engine == "inline"  # type: ignore[attr-defined]
+    assert summary.processed == 12 and summary.inference.classified  # type: ignore[attr-defined]

@@ -100,7 +100,7 @@ def execute_inline(
     if workers == 1:
         return _in_this_process(pipeline, list(todo), tick), 1
     slices = split(todo, workers * PARTITIONS_PER_WORKER)
-    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    context = multiprocessing.get_context(_start_method(pipeline))
     counters = Counters()
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = [pool.submit(process_partition, part, pipeline) for part in slices]
@@ -119,6 +119,14 @@ def execute_inline(
         for future in futures:
             counters.merge(future.result())
     return counters, len(slices)
+
+
+def _start_method(pipeline: PipelineConfig) -> str:
+    """``fork`` where it is safe and fast; ``forkserver`` with a model: this process has loaded
+    TensorFlow (the driver checks the model), whose threads make a forked child hang."""
+    if not sys.platform.startswith("linux"):
+        return "spawn"
+    return "forkserver" if pipeline.model is not None else "fork"
 
 
 def _in_this_process(
