@@ -141,16 +141,19 @@ class DecodedImage:
             return a
         return _stretch(a, np.uint16)
 
-    def rgb8(self) -> np.ndarray:
-        """``H x W x 3 uint8`` for inference.
+    def pixels8(self) -> np.ndarray:
+        """The pixels as ``uint8``, grey (``H x W``) or colour (``H x W x 3``) as stored.
 
         8-bit data is used as is; anything deeper (16-bit, I, F) is stretched linearly from its
         actual minimum..maximum to 0..255 (SEM detectors rarely use the full 16-bit range, so a
         full-range scale would give near-black images).
         """
         a = self.pixels
-        if a.dtype != np.uint8:
-            a = _stretch(a, np.uint8)
+        return a if a.dtype == np.uint8 else _stretch(a, np.uint8)
+
+    def rgb8(self) -> np.ndarray:
+        """``H x W x 3 uint8`` for inference: ``pixels8`` with grey repeated in three channels."""
+        a = self.pixels8()
         if a.ndim == 2:
             return cv2.cvtColor(a, cv2.COLOR_GRAY2RGB)
         return a

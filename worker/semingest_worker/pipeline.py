@@ -290,7 +290,7 @@ def _thumbnails(work: list[tuple[_Work, imageio.DecodedImage]]) -> None:
 
     for w, image in work:
         try:
-            w.result.thumbnail = make_thumbnail(image.rgb8(), grey=image.pixels.ndim == 2)
+            w.result.thumbnail = make_thumbnail(image.pixels8())
         except Exception:  # noqa: BLE001 - a preview is never worth losing an image for
             log.warning("no thumbnail for %s", w.result.file.path, exc_info=True)
 
