@@ -154,6 +154,26 @@ def test_the_revisions_form_one_line_from_the_baseline() -> None:
     assert order[0] == migrate.BASELINE
     assert order[-1] == migrate.head_revision()  # one head: a second head raises SchemaError
     assert len(order) == len(set(order))
+    assert migrate.HEAD_REVISION == order[-1], "a new revision updates migrate.HEAD_REVISION"
+
+
+def test_a_run_into_a_database_at_head_needs_no_alembic(empty_url: str) -> None:
+    """The fast path: the version row and the views are read, nothing is migrated or locked."""
+    engine = create_engine(empty_url)
+    try:
+        assert migrate.upgrade(engine).changed  # a new database: every revision
+        statements: list[str] = []
+        sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        result = migrate.upgrade(engine)
+        assert not result.changed and result.after == migrate.HEAD_REVISION
+        assert not any(s.lstrip().upper().startswith(("CREATE", "ALTER", "DROP")) for s in statements)
+        assert not any("GET_LOCK" in s.upper() for s in statements), statements
+        with engine.begin() as conn:  # a view gone: the full path puts it back
+            conn.exec_driver_sql("DROP VIEW v_files")
+        assert migrate.upgrade(engine).before == migrate.HEAD_REVISION
+        assert "v_files" in sa.inspect(engine).get_view_names()
+    finally:
+        engine.dispose()
 
 
 def test_two_first_runs_at_once_do_not_race(empty_url: str) -> None:

@@ -120,3 +120,81 @@ def test_a_broken_store_switches_itself_off(tmp_path) -> None:
         label_store.remember("r", b"x", label_store.StoredLabel("1 µm"))
         assert label_store.lookup("r", b"x") is None
     assert store.written == 0
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _counted_store(db_url: str, statements: list[str], clock: _Clock):  # noqa: ANN202
+    """A store over a connection of its own whose ``ocr_labels`` statements are recorded."""
+    engine = create_engine(db_url)
+
+    def record(conn, cursor, statement, *args) -> None:  # noqa: ANN001
+        if "ocr_labels" in statement:
+            statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    conn = engine.connect()
+    return engine, label_store.DatabaseLabelStore(db_url, connect=lambda: conn, clock=clock)
+
+
+def _keep(db_url: str, numbers: range) -> None:
+    with label_store.installed(label_store.DatabaseLabelStore(db_url)):
+        for i in numbers:
+            label_store.remember("reader-1", bytes([i]) * 16, label_store.StoredLabel(f"{i + 1}00 nm", 90))
+
+
+def test_a_store_reads_a_small_table_once_and_a_large_one_row_by_row(db_url: str, monkeypatch) -> None:
+    _keep(db_url, range(5))
+    expected = [label_store.StoredLabel(f"{i + 1}00 nm", 90) for i in range(5)] + [None, None]
+    for cap, queries in ((50_000, 1), (4, 1 + 7)):
+        monkeypatch.setattr(label_store, "SNAPSHOT_MAX_ROWS", cap)
+        statements: list[str] = []
+        engine, store = _counted_store(db_url, statements, _Clock())
+        try:
+            with label_store.installed(store):
+                assert [label_store.lookup("reader-1", bytes([i]) * 16) for i in range(7)] == expected
+        finally:
+            engine.dispose()
+        # cap 50,000: one snapshot answers seven lookups, misses included; cap 4: the table is
+        # "large", the snapshot is given up and each crop is one lookup
+        assert len(statements) == queries, (cap, statements)
+
+
+def test_a_snapshot_learns_what_another_executor_read_since(db_url: str) -> None:
+    _keep(db_url, range(2))
+    statements: list[str] = []
+    clock = _Clock()
+    engine, store = _counted_store(db_url, statements, clock)
+    try:
+        with label_store.installed(store):
+            assert label_store.lookup("reader-1", bytes([0]) * 16) is not None  # the snapshot
+            _keep(db_url, range(2, 3))  # another executor reads a new crop
+            new = bytes([2]) * 16
+            assert label_store.lookup("reader-1", new) is None  # not yet looked for again
+            clock.now += label_store.REFRESH_SECONDS
+            assert label_store.lookup("reader-1", new) == label_store.StoredLabel("300 nm", 90)
+            assert label_store.lookup("reader-1", bytes([9]) * 16) is None  # no refresh this soon
+    finally:
+        engine.dispose()
+    assert len(statements) == 2 and "created_at >=" in statements[1]
+
+
+def test_new_readings_wait_at_most_a_second_before_they_are_written(db_url: str) -> None:
+    statements: list[str] = []
+    clock = _Clock()
+    engine, store = _counted_store(db_url, statements, clock)
+    try:
+        with label_store.installed(store):
+            label_store.remember("reader-1", b"a" * 16, label_store.StoredLabel("1 µm"))
+            assert store.written == 0
+            clock.now += label_store.FLUSH_SECONDS
+            label_store.remember("reader-1", b"b" * 16, label_store.StoredLabel("2 µm"))
+            assert store.written == 2  # the first had waited long enough: both written
+    finally:
+        engine.dispose()

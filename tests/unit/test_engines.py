@@ -43,12 +43,22 @@ def test_workers_follow_the_master() -> None:
     assert engines.workers_for(None) >= 1
 
 
-def test_split_keeps_every_file_once_in_order() -> None:
+def test_split_deals_every_file_once_keeping_the_order() -> None:
     files = [ImageFile(path=f"/d/{i}.tif", size=1, mtime_ns=1) for i in range(10)]
     parts = engines.split(files, 4)
-    assert [len(p) for p in parts] == [2, 3, 2, 3]
-    assert [f for p in parts for f in p] == files
+    assert [len(p) for p in parts] == [3, 3, 2, 2]
+    assert sorted((f for p in parts for f in p), key=files.index) == files
+    assert all(p == sorted(p, key=files.index) for p in parts)
+    assert parts[0] == [files[0], files[4], files[8]]  # dealt: neighbours go to different workers
     assert engines.split(files[:2], 8) == [[files[0]], [files[1]]]  # never an empty partition
+
+
+@pytest.mark.parametrize(
+    ("files", "workers", "partitions"),
+    [(1000, 2, 8), (100, 2, 4), (30, 2, 2), (3, 2, 2), (1000, 1, 4), (10, 1, 1)],
+)
+def test_partitions_per_worker_but_not_for_a_handful_of_files(files, workers, partitions) -> None:
+    assert engines.partitions_for(files, workers) == partitions
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,8 @@ from .records import ImageFile
 
 INLINE_MAX_FILES = 2000
 INLINE_MAX_FILES_ENV = "SEMINGEST_INLINE_MAX_FILES"
-PARTITIONS_PER_WORKER = 2  # a little load balancing; each partition opens one connection
+PARTITIONS_PER_WORKER = 4  # load balancing: the pool hands the next partition to a free worker
+MIN_PARTITION_FILES = 25  # each partition opens one database connection: not for a handful of files
 TICK_SECONDS = 2.0
 
 
@@ -80,10 +81,19 @@ def workers_for(master: str | None) -> int:
 
 
 def split(todo: Sequence[ImageFile], parts: int) -> list[list[ImageFile]]:
-    """``todo`` in ``parts`` contiguous slices of nearly equal length (as Spark's parallelize)."""
+    """``todo`` dealt into ``parts`` partitions of nearly equal length, every ``parts``-th file
+    to the same one (each keeps the listing's order). Dealt, not cut in contiguous slices: a
+    folder is often one instrument or one kind of image, and contiguous slices then differ in
+    cost (measured: 1,000 synthetic files in two vendor folders on two workers ran 8 % longer
+    cut than dealt, the last slice running alone)."""
     parts = max(1, min(parts, len(todo)))
-    n = len(todo)
-    return [list(todo[i * n // parts : (i + 1) * n // parts]) for i in range(parts)]
+    return [list(todo[i::parts]) for i in range(parts)]
+
+
+def partitions_for(files: int, workers: int) -> int:
+    """``PARTITIONS_PER_WORKER`` per worker, fewer when a partition would hold fewer than
+    ``MIN_PARTITION_FILES`` files, never fewer than one per worker."""
+    return max(workers, min(workers * PARTITIONS_PER_WORKER, files // MIN_PARTITION_FILES))
 
 
 def execute_inline(
@@ -99,7 +109,7 @@ def execute_inline(
     workers = max(1, min(workers, len(todo)))
     if workers == 1:
         return _in_this_process(pipeline, list(todo), tick), 1
-    slices = split(todo, workers * PARTITIONS_PER_WORKER)
+    slices = split(todo, partitions_for(len(todo), workers))
     context = multiprocessing.get_context(_start_method(pipeline))
     counters = Counters()
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:

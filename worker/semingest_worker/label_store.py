@@ -24,14 +24,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
 FLUSH_EVERY = 32  # new readings written per INSERT
+FLUSH_SECONDS = 0.25  # ... or when the oldest has waited this long (executors see it sooner)
+SNAPSHOT_MAX_ROWS = 50_000  # ~12 MB per process; a larger table is looked up row by row
+REFRESH_SECONDS = 0.25  # a crop missing from the snapshot re-reads the newer rows at most this often
 
 
 @dataclass(frozen=True)
@@ -87,20 +92,36 @@ class DatabaseLabelStore:
     """``ocr_labels`` in short transactions over ``connect()`` (the partition writer's connection:
     one connection per partition), or over a connection of its own (opened on first use).
 
-    Reads are point lookups on the primary key; new readings are buffered and written
-    ``FLUSH_EVERY`` at a time as one multi-row insert that keeps an existing row (two executors
-    that read the same crop at once store the same text).
+    The first lookup reads the whole table in one query (a snapshot; up to ``SNAPSHOT_MAX_ROWS``
+    rows) and later lookups are answered from it: a point lookup is a round trip to the server
+    (measured ~1.4 ms against MariaDB, a third of a Tesseract reading), and a facility's labels
+    are few. A crop the snapshot lacks may have been read since by another executor: the rows
+    written after the newest one held are then read again, at most every ``REFRESH_SECONDS``.
+    A table larger than the cap is looked up row by row on the primary key.
+
+    New readings are buffered and written ``FLUSH_EVERY`` at a time, or when the oldest has
+    waited ``FLUSH_SECONDS`` (a quarter of a second, so executors running side by side see each other's readings), as
+    one multi-row insert that keeps an existing row (two executors that read the same crop at
+    once store the same text).
     """
 
-    def __init__(self, url: str, connect: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self, url: str, connect: Callable[[], Any] | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.url = url
         self._connect = connect
+        self._clock = clock
         self.hits = 0
         self.misses = 0
         self.written = 0
         self._engine: Any = None
         self._conn: Any = None
         self._pending: dict[str, StoredLabel] = {}
+        self._pending_since = 0.0
+        self._snapshot: dict[str, StoredLabel] | None = None  # the table, when it was small enough
+        self._snapshot_tried = False
+        self._newest: datetime | None = None  # the newest created_at in the snapshot
+        self._refresh_after = 0.0
         self._broken = False
 
     def _connection(self):  # noqa: ANN202 - sqlalchemy.Connection
@@ -118,28 +139,69 @@ class DatabaseLabelStore:
             return self._pending[key]
         if self._broken:
             return None
+        try:
+            found = self._lookup(key)
+        except Exception as exc:  # noqa: BLE001 - a cache: read the label instead
+            self._give_up(exc)
+            return None
+        if found is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return found
+
+    def _lookup(self, key: str) -> StoredLabel | None:
+        if not self._snapshot_tried:
+            self._snapshot_tried = True
+            self._read_rows(since=None)
+        if self._snapshot is None:
+            return self._point_lookup(key)
+        found = self._snapshot.get(key)
+        if found is None and self._clock() >= self._refresh_after:
+            self._read_rows(since=self._newest)
+            found = self._snapshot.get(key) if self._snapshot is not None else self._point_lookup(key)
+        return found
+
+    def _read_rows(self, since: datetime | None) -> None:
+        """Read the table (``since``: its rows created at or after then) into the snapshot; give
+        the snapshot up when the table has more than ``SNAPSHOT_MAX_ROWS`` rows."""
         import sqlalchemy as sa
 
         from .database.schema import ocr_labels as t
 
-        try:
-            conn = self._connection()
-            with conn.begin():
-                row = conn.execute(sa.select(t.c.text, t.c.confidence).where(t.c.crop_key == key)).first()
-        except Exception as exc:  # noqa: BLE001 - a cache: read the label instead
-            self._give_up(exc)
-            return None
-        if row is None:
-            self.misses += 1
-            return None
-        self.hits += 1
-        return StoredLabel(row.text, row.confidence)
+        query = sa.select(t.c.crop_key, t.c.text, t.c.confidence, t.c.created_at)
+        if since is not None:
+            query = query.where(t.c.created_at >= since)
+        conn = self._connection()
+        with conn.begin():
+            rows = conn.execute(query.limit(SNAPSHOT_MAX_ROWS + 1)).all()
+        self._refresh_after = self._clock() + REFRESH_SECONDS
+        snapshot = {} if self._snapshot is None else self._snapshot
+        snapshot.update((r.crop_key, StoredLabel(r.text, r.confidence)) for r in rows)
+        self._snapshot = snapshot if len(snapshot) <= SNAPSHOT_MAX_ROWS else None
+        newest = max((r.created_at for r in rows), default=None)
+        if newest is not None and (self._newest is None or newest > self._newest):
+            self._newest = newest
+
+    def _point_lookup(self, key: str) -> StoredLabel | None:
+        import sqlalchemy as sa
+
+        from .database.schema import ocr_labels as t
+
+        conn = self._connection()
+        with conn.begin():
+            row = conn.execute(sa.select(t.c.text, t.c.confidence).where(t.c.crop_key == key)).first()
+        return None if row is None else StoredLabel(row.text, row.confidence)
 
     def put(self, key: str, label: StoredLabel) -> None:
         if self._broken:
             return
+        if not self._pending:
+            self._pending_since = self._clock()
         self._pending[key] = label
-        if len(self._pending) >= FLUSH_EVERY:
+        if self._snapshot is not None:
+            self._snapshot[key] = label
+        if len(self._pending) >= FLUSH_EVERY or self._clock() - self._pending_since >= FLUSH_SECONDS:
             self.flush()
 
     def flush(self) -> None:
