@@ -248,9 +248,21 @@ def run_ingest(
     truth: dict[str, float] | None = None,
     extra_args: tuple[str, ...] = (),
     timeout: float = 3600.0,
+    schema_first: bool = False,
 ) -> IngestRun:
-    """Ingest ``images_dir`` once into a fresh ``database`` with Spark ``master``; time it."""
+    """Ingest ``images_dir`` once into a fresh ``database`` with Spark ``master``; time it.
+    ``schema_first``: the database gets its tables before the timed run (``semingest db init``,
+    untimed), as on a site where the chart's upgrade Job has run; otherwise the run creates them."""
     with fresh_database(database, workdir) as url:
+        if schema_first:
+            init = subprocess.run(
+                [semingest_executable(), "db", "init", "--db", url],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if init.returncode != 0:
+                raise IngestFailed(f"semingest db init exited {init.returncode}: {init.stderr[-2000:]}")
         log = workdir / f"{database}-{master.replace('[', '').replace(']', '')}-{repetition}.log"
         run = run_ingest_url(images_dir, url, master, log, extra_args=extra_args, timeout=timeout)
         run.database, run.repetition = database, repetition

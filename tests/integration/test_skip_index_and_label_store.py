@@ -152,7 +152,7 @@ def _keep(db_url: str, numbers: range) -> None:
 def test_a_store_reads_a_small_table_once_and_a_large_one_row_by_row(db_url: str, monkeypatch) -> None:
     _keep(db_url, range(5))
     expected = [label_store.StoredLabel(f"{i + 1}00 nm", 90) for i in range(5)] + [None, None]
-    for cap, queries in ((50_000, 1), (4, 1 + 7)):
+    for cap, wanted in ((50_000, 1), (4, 1 + 7)):
         monkeypatch.setattr(label_store, "SNAPSHOT_MAX_ROWS", cap)
         statements: list[str] = []
         engine, store = _counted_store(db_url, statements, _Clock())
@@ -163,7 +163,7 @@ def test_a_store_reads_a_small_table_once_and_a_large_one_row_by_row(db_url: str
             engine.dispose()
         # cap 50,000: one snapshot answers seven lookups, misses included; cap 4: the table is
         # "large", the snapshot is given up and each crop is one lookup
-        assert len(statements) == queries, (cap, statements)
+        assert len(statements) == wanted, (cap, statements)
 
 
 def test_a_snapshot_learns_what_another_executor_read_since(db_url: str) -> None:

@@ -9,11 +9,23 @@ from semingest_worker.engines import Engine
 from semingest_worker.records import ImageFile
 
 
-def test_auto_runs_small_work_inline_and_large_work_on_spark() -> None:
-    assert engines.choose(Engine.AUTO, 1, 2000) is Engine.INLINE
-    assert engines.choose(Engine.AUTO, 2000, 2000) is Engine.INLINE
-    assert engines.choose(Engine.AUTO, 2001, 2000) is Engine.LOCAL_SPARK
-    assert engines.choose(Engine.AUTO, 5, 0) is Engine.LOCAL_SPARK  # threshold 0: always Spark
+def test_auto_runs_inline_on_a_local_master_up_to_the_cap() -> None:
+    assert engines.INLINE_MAX_FILES is None  # no cap by default: inline is faster at every size
+    assert engines.choose(Engine.AUTO, 150_000, None) is Engine.INLINE
+    assert engines.choose(Engine.AUTO, 2000, 2000, "local[2]") is Engine.INLINE
+    assert engines.choose(Engine.AUTO, 2001, 2000, "local[*]") is Engine.LOCAL_SPARK
+    assert engines.choose(Engine.AUTO, 5, 0) is Engine.LOCAL_SPARK  # cap 0: always Spark
+
+
+@pytest.mark.parametrize("master", ["spark://head:7077", "k8s://https://api:6443", "yarn", "localhost"])
+def test_auto_runs_on_spark_for_a_cluster_master(master: str) -> None:
+    assert not engines.is_local_master(master)
+    assert engines.choose(Engine.AUTO, 1, None, master) is Engine.LOCAL_SPARK
+
+
+@pytest.mark.parametrize("master", [None, "local", "local[1]", "local[*]", "local[4,3]", "local[*,2]"])
+def test_local_masters(master: str | None) -> None:
+    assert engines.is_local_master(master)
 
 
 def test_a_forced_engine_is_kept_whatever_the_size() -> None:

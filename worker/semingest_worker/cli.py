@@ -93,13 +93,14 @@ def _parser() -> argparse.ArgumentParser:
         choices=("auto", "local-spark", "inline"),
         default="auto",
         help="where the pipeline runs: inline (a process pool, no JVM), local-spark, or auto: inline "
-        "when the files left after the skip check are at most --inline-max-files and no Spark-only "
-        "option (--partitions, --max-failures, --conf) is given (default auto)",
+        "on a local master (local[N], local[*]) unless a Spark-only option (--partitions, "
+        "--max-failures, --conf) is given or the files left after the skip check exceed "
+        "--inline-max-files; Spark on a cluster master (default auto)",
     )
     run.add_argument(
         "--inline-max-files",
         type=_non_negative_int,
-        help="auto: the most files run inline (default $SEMINGEST_INLINE_MAX_FILES or 2000)",
+        help="auto: run more files than this on Spark (default $SEMINGEST_INLINE_MAX_FILES, else no cap)",
     )
     run.add_argument("--json", action="store_true", help="print one JSON object with the run's summary")
     run.add_argument(

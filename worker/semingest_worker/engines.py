@@ -1,21 +1,26 @@
 """Where a run's pipeline executes: on Spark, or inline (a process pool on this machine).
 
 Spark's start-up (a JVM, a SparkContext, the first Python worker) costs 5-10 s on a small
-machine: more than a folder of a few hundred images takes to ingest. ``semingest run --engine
-auto`` (the default) therefore runs small work inline: the same ``process_partition`` over a
-process pool with one worker per core the process may use, no JVM. Large work goes to Spark,
-whose start-up is then a small share of the run and whose task retries are worth having.
+machine: more than a folder of a few hundred images takes to ingest, and on one machine Spark
+stays slower per image after it (serialising each partition's files to the JVM and back):
+``make bench`` measured 1,000 images on one core at 96 images/s inline against 29 on local
+Spark, and 5,000 images on two cores in 20.9 s inline against 25.0 s. ``semingest run --engine
+auto`` (the default) therefore runs inline whenever the master is local (``local``,
+``local[N]``, ``local[*]``): the same ``process_partition`` over a process pool with one worker
+per core the process may use. A cluster master (``spark://``, ``k8s://``, ``yarn``...) runs on
+Spark, and so does a run given a Spark-only option (``--partitions``, ``--max-failures``,
+``--conf``; see ``cli._engine``).
 
-"Small" is a threshold on the files left to process after the skip check (a re-run with
-nothing new never starts anything): ``INLINE_MAX_FILES``, overridable with
-``--inline-max-files`` or ``$SEMINGEST_INLINE_MAX_FILES``. ``--engine local-spark`` and
-``--engine inline`` force one or the other. The Kubernetes entry point (spark-submit) always
-uses Spark: its executors are already there.
+``--inline-max-files`` (or ``$SEMINGEST_INLINE_MAX_FILES``) caps the files left after the skip
+check that auto runs inline (no cap by default; a re-run with nothing new never starts
+anything). ``--engine local-spark`` and ``--engine inline`` force one or the other. The
+Kubernetes entry point (spark-submit) always uses Spark: its executors are already there.
 
 The inline engine keeps Spark's guarantees that matter here: each partition is a stream with
 one database connection, one bad image fails only itself, and the partitions' counters are
-added up on the driver. What it does not have is Spark's task retry: a worker that dies (killed
-by the kernel) fails the run, and the next run continues from what was committed.
+added up on the driver. Like local Spark without ``--max-failures`` (Spark's local mode makes
+one attempt per task) it has no task retry: a worker that dies (killed by the kernel) fails the
+run, and the next run continues from what was committed.
 """
 
 from __future__ import annotations
@@ -32,11 +37,22 @@ from enum import StrEnum
 from .pipeline import Counters, PipelineConfig, process_partition
 from .records import ImageFile
 
-INLINE_MAX_FILES = 2000
+INLINE_MAX_FILES: int | None = (
+    None  # no cap: inline is the faster engine on one machine at every size measured
+)
 INLINE_MAX_FILES_ENV = "SEMINGEST_INLINE_MAX_FILES"
 PARTITIONS_PER_WORKER = 4  # load balancing: the pool hands the next partition to a free worker
 MIN_PARTITION_FILES = 25  # each partition opens one database connection: not for a handful of files
 TICK_SECONDS = 2.0
+# What every partition imports on its first image (the stages load lazily): imported once before
+# the pool starts, not once per worker (measured: ~0.1 s of each worker's first partition).
+# numpy.ma: numpy's median imports it on its first call.
+WARM_MODULES = (
+    "numpy.ma",
+    "semingest_worker.label_store",
+    "semingest_worker.scalebar",
+    "semingest_worker.thumbnails",
+)
 
 
 class Engine(StrEnum):
@@ -45,8 +61,8 @@ class Engine(StrEnum):
     INLINE = "inline"
 
 
-def inline_max_files(value: int | None = None) -> int:
-    """The threshold: ``value``, else ``$SEMINGEST_INLINE_MAX_FILES``, else ``INLINE_MAX_FILES``."""
+def inline_max_files(value: int | None = None) -> int | None:
+    """The cap: ``value``, else ``$SEMINGEST_INLINE_MAX_FILES``, else ``INLINE_MAX_FILES`` (None: no cap)."""
     if value is not None:
         return value
     text = os.environ.get(INLINE_MAX_FILES_ENV, "").strip()
@@ -61,11 +77,19 @@ def inline_max_files(value: int | None = None) -> int:
     return number
 
 
-def choose(requested: Engine, files: int, threshold: int) -> Engine:
-    """The engine that runs ``files`` files: ``requested`` unless it is AUTO."""
+def is_local_master(master: str | None) -> bool:
+    """``local``, ``local[N]``, ``local[*]``, ``local[N,F]`` (None: the CLI's default, local[*])."""
+    return master is None or re.fullmatch(r"local(\[(\*|\d+)(,\d+)?\])?", master) is not None
+
+
+def choose(requested: Engine, files: int, cap: int | None, master: str | None = None) -> Engine:
+    """The engine that runs ``files`` files: ``requested`` unless it is AUTO; AUTO is inline on a
+    local master for at most ``cap`` files (None: any number), Spark otherwise."""
     if requested is not Engine.AUTO:
         return requested
-    return Engine.INLINE if files <= threshold else Engine.LOCAL_SPARK
+    if not is_local_master(master):
+        return Engine.LOCAL_SPARK
+    return Engine.INLINE if cap is None or files <= cap else Engine.LOCAL_SPARK
 
 
 def workers_for(master: str | None) -> int:
@@ -110,7 +134,12 @@ def execute_inline(
     if workers == 1:
         return _in_this_process(pipeline, list(todo), tick), 1
     slices = split(todo, partitions_for(len(todo), workers))
-    context = multiprocessing.get_context(_start_method(pipeline))
+    method = _start_method(pipeline)
+    context = multiprocessing.get_context(method)
+    if method == "fork":
+        _import_warm_modules()
+    elif method == "forkserver":
+        context.set_forkserver_preload(list(WARM_MODULES))
     counters = Counters()
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = [pool.submit(process_partition, part, pipeline) for part in slices]
@@ -129,6 +158,17 @@ def execute_inline(
         for future in futures:
             counters.merge(future.result())
     return counters, len(slices)
+
+
+def _import_warm_modules() -> None:
+    """Import ``WARM_MODULES`` here, before the pool forks, so no worker imports them again."""
+    import importlib
+
+    for name in WARM_MODULES:
+        importlib.import_module(name)
+    from PIL import Image
+
+    Image.preinit()  # the decoders' plugins, loaded by the first Image.open otherwise
 
 
 def _start_method(pipeline: PipelineConfig) -> str:

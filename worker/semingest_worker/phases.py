@@ -154,7 +154,7 @@ def execute(ctx: RunContext, state: RunState) -> None:
     except ValueError as exc:
         raise RunError(str(exc)) from None
     requested = engines.Engine(config.engine) if ctx.spark is None else engines.Engine.LOCAL_SPARK
-    if engines.choose(requested, len(todo), threshold) is engines.Engine.INLINE:
+    if engines.choose(requested, len(todo), threshold, config.master) is engines.Engine.INLINE:
         display = ProgressDisplay(
             len(todo), stream=ctx.progress_stream, enabled=ctx.show_progress, started=state.started
         )

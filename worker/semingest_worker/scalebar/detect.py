@@ -316,7 +316,7 @@ def in_databar(
         line = max(lines, key=lambda ln: (ln.gap is not None, ln.length))
     spans = [(line.x0, line.gap[0]), (line.gap[1] + 1, line.x1 + 1)] if line.gap else [(line.x0, line.x1 + 1)]
     line_ids = set()
-    for a, b in spans:  # a set, not np.unique: its first call imports numpy.ma (~50 ms per process)
+    for a, b in spans:
         line_ids |= set(lab[line.y0 : line.y1 + 1, a:b].ravel().tolist())
     line_ids.discard(0)
     # table rules and borders (runs spanning most of the bar's height, or a good part of its
