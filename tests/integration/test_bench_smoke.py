@@ -160,12 +160,23 @@ def test_bench_json_has_the_issue_17_keys(bench_output):
         assert entry["speedup_vs_reference"] == pytest.approx(
             entry["reference_seconds"] / entry["wall_seconds"]
         )
+        # the site's first run (creating the tables too) is timed beside the runs into a database
+        # whose tables exist
+        assert _positive(entry["first_run_wall_seconds"])
+        assert entry["first_run_speedup_vs_reference"] == pytest.approx(
+            entry["reference_seconds"] / entry["first_run_wall_seconds"]
+        )
     assert _positive(r["scaling_2_over_1_excluding_startup"])
     assert _positive(r["database_stage_scaling"])
     assert r["rerun_files"] == 60  # every file of the archive listed, all skipped
     assert _positive(r["rerun_nothing_new_seconds"]) and _positive(r["rerun_100_new_seconds"])
     assert r["archive"]["image_files_rows"] == 60
     assert _positive(r["per_image_cost_growth"])
+    assert _positive(r["per_image_cost_growth_into_archive"])
+    goals = r["goals"]
+    assert goals["cpu_whole_process_tree"]["value"] == r["by_size"]["10"]["cpu_method"].startswith("cgroup")
+    assert goals["cpu_over_stage_floors"]["value"] is None  # --no-spark-free: no floors measured
+    assert all(g["met"] in (True, False, None) for g in goals.values())
     assert _positive(r["real_data_images_per_second_per_core"])
     real = r["real_data"]
     assert real["images"] == real["files"] == real["originals"] * real["copies_each"]
