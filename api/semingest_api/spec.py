@@ -79,8 +79,9 @@ def load_crd() -> dict[str, Any]:
     """The parsed CRD (per-process cache: the file does not change while we run)."""
     import yaml
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it: ~8x faster
     with open(_crd_path(), encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yaml.load(fh, Loader=loader)  # noqa: S506 - a safe loader
 
 
 def openapi_schema() -> dict[str, Any]:

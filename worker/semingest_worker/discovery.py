@@ -27,7 +27,7 @@ from semingest_api.spec import spec_schema
 
 from .files import file_kind
 from .globs import GlobSet
-from .metadata import find_sidecars
+from .metadata.sidecars import index_sidecars, sidecars_in
 from .records import ImageFile
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ def list_images(root: str, include: Sequence[str], exclude: Sequence[str] = ()) 
         except OSError as error:
             unreadable.append(f"{directory}: {error.strerror or error}")
             continue
+        sidecars = index_sidecars(entry.name for entry in entries)
         for entry in entries:
             rel = f"{rel_dir}{entry.name}"
             outside = entry.is_symlink() and not _inside(os.path.realpath(entry.path), real_root)
@@ -90,7 +91,7 @@ def list_images(root: str, include: Sequence[str], exclude: Sequence[str] = ()) 
                 continue
             if not inc.matches(rel) or exc.matches(rel):
                 continue
-            files.append(_listed(entry, outside))
+            files.append(_listed(entry, outside, sidecars_in(directory, entry.name, sidecars)))
     files.sort(key=lambda f: os.fsencode(f.path))
     for problem in unreadable:
         log.warning("cannot read %s", problem)
@@ -101,8 +102,9 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _listed(entry: os.DirEntry[str], outside: bool) -> ImageFile:
-    """The file as listed; anything that must not be opened carries its ``problem``."""
+def _listed(entry: os.DirEntry[str], outside: bool, sidecars: tuple[str, ...]) -> ImageFile:
+    """The file as listed (``sidecars``: its folder's sidecar files for it); anything that must
+    not be opened carries its ``problem``."""
     try:
         link = entry.stat(follow_symlinks=False)
     except OSError as error:
@@ -131,9 +133,7 @@ def _listed(entry: os.DirEntry[str], outside: bool) -> ImageFile:
             mtime_ns=st.st_mtime_ns,
             problem=f"not a regular file: {file_kind(st.st_mode)}",
         )
-    return ImageFile(
-        path=entry.path, size=st.st_size, mtime_ns=st.st_mtime_ns, sidecars=find_sidecars(entry.path)
-    )
+    return ImageFile(path=entry.path, size=st.st_size, mtime_ns=st.st_mtime_ns, sidecars=sidecars)
 
 
 @dataclass

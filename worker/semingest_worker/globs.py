@@ -170,12 +170,17 @@ class GlobSet:
 
     def __init__(self, patterns: Iterable[str]):
         self.globs = tuple(Glob(p) for p in patterns if p)
+        # the ``*.ext`` patterns answered together: one endswith over their endings
+        self._suffixes = tuple(g._suffix for g in self.globs if g._suffix is not None)  # noqa: SLF001
+        self._others = tuple(g for g in self.globs if g._suffix is None)  # noqa: SLF001
 
     def __bool__(self) -> bool:
         return bool(self.globs)
 
     def matches(self, path: str) -> bool:
-        return any(g.matches(path) for g in self.globs)
+        if self._suffixes and path[path.rfind("/") + 1 :].lower().endswith(self._suffixes):
+            return True
+        return any(g.matches(path) for g in self._others)
 
     @property
     def patterns(self) -> Sequence[str]:

@@ -96,11 +96,13 @@ class DatabaseLabelStore:
     rows) and later lookups are answered from it: a point lookup is a round trip to the server
     (measured ~1.4 ms against MariaDB, a third of a Tesseract reading), and a facility's labels
     are few. A crop the snapshot lacks may have been read since by another executor: the rows
-    written after the newest one held are then read again, at most every ``REFRESH_SECONDS``.
-    A table larger than the cap is looked up row by row on the primary key.
+    created since the newest one held are then read, at most every ``REFRESH_SECONDS`` (a row
+    committed late with an older ``created_at`` can be missed: that crop is read by Tesseract
+    again, with the same result). A table larger than the cap is looked up row by row on the
+    primary key.
 
-    New readings are buffered and written ``FLUSH_EVERY`` at a time, or when the oldest has
-    waited ``FLUSH_SECONDS`` (a quarter of a second, so executors running side by side see each other's readings), as
+    New readings are buffered and written ``FLUSH_EVERY`` at a time, or once the oldest has
+    waited ``FLUSH_SECONDS`` (so executors running side by side see each other's readings), as
     one multi-row insert that keeps an existing row (two executors that read the same crop at
     once store the same text).
     """

@@ -132,7 +132,10 @@ def discover(ctx: RunContext, state: RunState) -> None:
 
     def known() -> dict[str, tuple[int, int, str | None]]:
         with ctx.engine.begin() as conn:
-            state.vanished = canonical.mark_vanished(conn, ctx.source, listed, ctx.run_id)
+            stored = queries.known_files(conn, ctx.source)  # every file under the folder not missing
+            state.vanished = canonical.mark_vanished(conn, ctx.source, listed, ctx.run_id, stored.keys())
+            if state.model_id is None and not config.reprocess:
+                return stored  # a file vanished just now is not listed: the plan never asks for it
             return queries.known_files(conn, ctx.source, state.model_id, config.reprocess)
 
     state.plan = plan = plan_ingest(listing, ctx.retrying(known, "listing the ingested files"))

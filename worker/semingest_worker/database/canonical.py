@@ -81,13 +81,27 @@ def reelect(conn: sa.Connection, hashes: Collection[str]) -> int:
     return changed
 
 
-def mark_vanished(conn: sa.Connection, root: str, listed_keys: Collection[str], run_id: str) -> int:
-    """Mark files under ``root`` that were not listed and do not exist as missing; returns how many."""
+def mark_vanished(
+    conn: sa.Connection,
+    root: str,
+    listed_keys: Collection[str],
+    run_id: str,
+    stored_keys: Collection[str] | None = None,
+) -> int:
+    """Mark files under ``root`` that were not listed and do not exist as missing; returns how many.
+    ``stored_keys``: the keys of the files under ``root`` not marked missing, when the caller has
+    just read them (a re-run over a large archive then reads them once, not twice)."""
     from .queries import under_folder
 
     listed = set(listed_keys)
-    stored = conn.execute(sa.select(f.c.path_key).where(under_folder(root), f.c.status != MISSING))
-    unlisted = [key for (key,) in stored if key not in listed]  # keys only: paths of these few
+    if stored_keys is None:
+        stored_keys = [
+            key
+            for (key,) in conn.execute(
+                sa.select(f.c.path_key).where(under_folder(root), f.c.status != MISSING)
+            )
+        ]
+    unlisted = [key for key in stored_keys if key not in listed]  # keys only: paths of these few
     gone = []
     for chunk in _chunks(unlisted):
         rows = conn.execute(sa.select(f.c.path_key, f.c.path, f.c.image_hash).where(f.c.path_key.in_(chunk)))
