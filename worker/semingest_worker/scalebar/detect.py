@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from statistics import median
 
 import cv2
 import numpy as np
@@ -178,7 +179,7 @@ def _clusters(
         n, _lab, stats, _ = cv2.connectedComponentsWithStats(glyphs, connectivity=8)
         heights = [int(stats[i, cv2.CC_STAT_HEIGHT]) for i in range(1, n)]
     heights = [h for h in heights if h >= 4]
-    text_h = float(np.median(heights)) if heights else 8.0
+    text_h = float(median(heights)) if heights else 8.0
     dx = max(3, round(text_h))
     joined = cv2.dilate(glyphs, np.ones((1, dx), np.uint8))
     if barrier is not None:
@@ -233,8 +234,8 @@ def _clean_member(member: np.ndarray) -> np.ndarray:
         return member
     heights = stats[1:, cv2.CC_STAT_HEIGHT]
     tall = [i for i in range(1, n) if stats[i, cv2.CC_STAT_HEIGHT] >= 0.6 * heights.max()]
-    text_h = float(np.median([stats[i, cv2.CC_STAT_HEIGHT] for i in tall]))
-    baseline = float(np.median([stats[i, cv2.CC_STAT_TOP] + stats[i, cv2.CC_STAT_HEIGHT] for i in tall]))
+    text_h = float(median([int(stats[i, cv2.CC_STAT_HEIGHT]) for i in tall]))  # small lists: not np.median
+    baseline = float(median([int(stats[i, cv2.CC_STAT_TOP] + stats[i, cv2.CC_STAT_HEIGHT]) for i in tall]))
     left = min(stats[i, cv2.CC_STAT_LEFT] for i in tall)
     right = max(stats[i, cv2.CC_STAT_LEFT] + stats[i, cv2.CC_STAT_WIDTH] for i in tall)
     keep = np.zeros(n, bool)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from statistics import median
 
 import cv2
 import numpy as np
@@ -112,8 +113,8 @@ def _glyphs(crop: np.ndarray) -> tuple[np.ndarray, float, float]:
             merged.append([x, y, cw, ch, area])
     comps = np.asarray(merged, dtype=np.int64)
     tall = comps[comps[:, cv2.CC_STAT_HEIGHT] >= 0.6 * comps[:, cv2.CC_STAT_HEIGHT].max()]
-    text_h = float(np.median(tall[:, cv2.CC_STAT_HEIGHT]))
-    baseline = float(np.median(tall[:, cv2.CC_STAT_TOP] + tall[:, cv2.CC_STAT_HEIGHT]))
+    text_h = float(median(tall[:, cv2.CC_STAT_HEIGHT].tolist()))  # a few glyphs: not np.median
+    baseline = float(median((tall[:, cv2.CC_STAT_TOP] + tall[:, cv2.CC_STAT_HEIGHT]).tolist()))
     return comps, text_h, baseline
 
 
