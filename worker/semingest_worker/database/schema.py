@@ -19,8 +19,8 @@ Tables and keys (the users' queries and the other stages rely on these names):
   ``instrument_meta``, ``pixel_size``: keyed by ``image_hash``.
 * ``inference``: keyed by (``image_hash``, ``model_id``); a row with a NULL label and an
   ``error`` records an image the model could not classify.
-* ``thumbnails``: keyed by ``image_hash``: a small WebP preview of the canonical file and the
-  scale-bar geometry (data-bar rows, bar box and ends, label box, in pixels of the image), so the
+* ``thumbnails``: keyed by ``image_hash``: a small JPEG preview (older rows: WebP) of the
+  canonical file and the scale-bar geometry (data-bar rows, bar box and ends, label box, in pixels of the image), so the
   web catalogue needs no access to the image files.
 * ``ingest_runs``: one row per run.
 
@@ -216,7 +216,7 @@ inference = sa.Table(
     **_MYSQL_OPTS,
 )
 
-# Thumbnails: MEDIUMBLOB on MySQL (BLOB stops at 64 KiB); a 256 px WebP is ~5-20 KB.
+# Thumbnails: MEDIUMBLOB on MySQL (BLOB stops at 64 KiB); a 256 px JPEG is ~10-20 KB (older rows: WebP).
 BLOB = sa.LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql", "mariadb")
 
 thumbnails = sa.Table(
