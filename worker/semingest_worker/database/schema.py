@@ -20,8 +20,8 @@ Tables and keys (the users' queries and the other stages rely on these names):
 * ``inference``: keyed by (``image_hash``, ``model_id``); a row with a NULL label and an
   ``error`` records an image the model could not classify.
 * ``thumbnails``: keyed by ``image_hash``: a small JPEG preview (older rows: WebP) of the
-  canonical file and the scale-bar geometry (data-bar rows, bar box and ends, label box, in pixels of the image), so the
-  web catalogue needs no access to the image files.
+  canonical file and the scale-bar geometry (data-bar rows, bar box and ends, label box, in
+  pixels of the image), so the web catalogue needs no access to the image files.
 * ``ingest_runs``: one row per run.
 
 There are no foreign-key constraints: rows are written in bulk by many writers at once and
