@@ -3,8 +3,8 @@
 Spark's start-up (a JVM, a SparkContext, the first Python worker) costs 5-10 s on a small
 machine: more than a folder of a few hundred images takes to ingest, and on one machine Spark
 stays slower per image after it (serialising each partition's files to the JVM and back):
-``make bench`` measured 1,000 images on one core at 96 images/s inline against 29 on local
-Spark, and 5,000 images on two cores in 20.9 s inline against 25.0 s. ``semingest run --engine
+``make bench`` measured 1,000 images on one core at 123 images/s inline against 70 on local
+Spark, and 5,000 images on two cores took 20.9 s inline against 25.0 s. ``semingest run --engine
 auto`` (the default) therefore runs inline whenever the master is local (``local``,
 ``local[N]``, ``local[*]``): the same ``process_partition`` over a process pool with one worker
 per core the process may use. A cluster master (``spark://``, ``k8s://``, ``yarn``...) runs on
@@ -37,22 +37,12 @@ from enum import StrEnum
 from .pipeline import Counters, PipelineConfig, process_partition
 from .records import ImageFile
 
-INLINE_MAX_FILES: int | None = (
-    None  # no cap: inline is the faster engine on one machine at every size measured
-)
+# No cap by default: inline is the faster engine on one machine at every size measured.
+INLINE_MAX_FILES: int | None = None
 INLINE_MAX_FILES_ENV = "SEMINGEST_INLINE_MAX_FILES"
 PARTITIONS_PER_WORKER = 4  # load balancing: the pool hands the next partition to a free worker
 MIN_PARTITION_FILES = 25  # each partition opens one database connection: not for a handful of files
 TICK_SECONDS = 2.0
-# What every partition imports on its first image (the stages load lazily): imported once before
-# the pool starts, not once per worker (measured: ~0.1 s of each worker's first partition).
-# numpy.ma: numpy's median imports it on its first call.
-WARM_MODULES = (
-    "numpy.ma",
-    "semingest_worker.label_store",
-    "semingest_worker.scalebar",
-    "semingest_worker.thumbnails",
-)
 
 
 class Engine(StrEnum):
@@ -108,8 +98,8 @@ def split(todo: Sequence[ImageFile], parts: int) -> list[list[ImageFile]]:
     """``todo`` dealt into ``parts`` partitions of nearly equal length, every ``parts``-th file
     to the same one (each keeps the listing's order). Dealt, not cut in contiguous slices: a
     folder is often one instrument or one kind of image, and contiguous slices then differ in
-    cost (measured: 1,000 synthetic files in two vendor folders on two workers ran 8 % longer
-    cut than dealt, the last slice running alone)."""
+    cost (measured: 1,000 synthetic files in two vendor folders on two workers, single runs,
+    took ~7 % longer cut than dealt, the last slice running alone)."""
     parts = max(1, min(parts, len(todo)))
     return [list(todo[i::parts]) for i in range(parts)]
 
@@ -134,12 +124,7 @@ def execute_inline(
     if workers == 1:
         return _in_this_process(pipeline, list(todo), tick), 1
     slices = split(todo, partitions_for(len(todo), workers))
-    method = _start_method(pipeline)
-    context = multiprocessing.get_context(method)
-    if method == "fork":
-        _import_warm_modules()
-    elif method == "forkserver":
-        context.set_forkserver_preload(list(WARM_MODULES))
+    context = multiprocessing.get_context(_start_method(pipeline))
     counters = Counters()
     with cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = [pool.submit(process_partition, part, pipeline) for part in slices]
@@ -158,17 +143,6 @@ def execute_inline(
         for future in futures:
             counters.merge(future.result())
     return counters, len(slices)
-
-
-def _import_warm_modules() -> None:
-    """Import ``WARM_MODULES`` here, before the pool forks, so no worker imports them again."""
-    import importlib
-
-    for name in WARM_MODULES:
-        importlib.import_module(name)
-    from PIL import Image
-
-    Image.preinit()  # the decoders' plugins, loaded by the first Image.open otherwise
 
 
 def _start_method(pipeline: PipelineConfig) -> str:
