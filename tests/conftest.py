@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,19 +59,10 @@ def mariadb_server() -> str:
 @pytest.fixture
 def mariadb_url(mariadb_server: str) -> Iterator[str]:
     """A fresh, empty MariaDB database for one test, dropped afterwards."""
-    import sqlalchemy as sa
+    from mariadb_databases import mariadb_database
 
-    name = f"semingest_t_{uuid.uuid4().hex[:12]}"
-    # pre-ping: a test may restart the server (issue 7), leaving pooled connections dead.
-    admin = sa.create_engine(f"{mariadb_server}/test", pool_pre_ping=True)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
-    try:
-        yield f"{mariadb_server}/{name}?charset=utf8mb4"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
+    with mariadb_database(mariadb_server) as url:
+        yield url
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ import re
 import sqlite3
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
+import mariadb_databases
 import pytest
 import sqlalchemy as sa
 from podman_pod import podman_run_args
@@ -217,16 +217,8 @@ def test_semingest_run_into_sqlite_on_a_volume(podman, worker_image, source, mod
 
 @pytest.fixture
 def mariadb_database(mariadb_server):
-    name = f"semingest_images_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(f"{mariadb_server}/test")
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
-    try:
-        yield f"{mariadb_server}/{name}?charset=utf8mb4"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
+    with mariadb_databases.mariadb_database(mariadb_server, "semingest_images") as url:
+        yield url
 
 
 def test_driver_runs_the_rendered_spark_submit_in_local_mode_into_mariadb(

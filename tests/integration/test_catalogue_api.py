@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
@@ -17,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from catalogue_data import MODEL_ID, classify, copy_database, ingest_sample
 from fastapi.testclient import TestClient
+from mariadb_databases import mariadb_database
 from PIL import Image
 
 from semingest_worker.catalogue.app import create_app
@@ -38,18 +38,9 @@ def sample_sqlite(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def sample_mariadb(sample_sqlite: str, mariadb_server: str) -> Iterator[str]:
-    name = f"semingest_cat_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(f"{mariadb_server}/test", pool_pre_ping=True)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
-    url = f"{mariadb_server}/{name}?charset=utf8mb4"
-    try:
+    with mariadb_database(mariadb_server, "semingest_cat") as url:
         copy_database(sample_sqlite, url)
         yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "mariadb"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from catalogue_data import MODEL_ID, classify, copy_database, ingest_sample
+from mariadb_databases import mariadb_database
 
 from semingest_worker.catalogue.figures import FIGURES
 from semingest_worker.catalogue.vocab import reason_class
@@ -44,18 +44,9 @@ def sample_sqlite(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def sample_mariadb(sample_sqlite: str, mariadb_server: str) -> Iterator[str]:
-    name = f"semingest_rep_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(f"{mariadb_server}/test", pool_pre_ping=True)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
-    url = f"{mariadb_server}/{name}?charset=utf8mb4"
-    try:
+    with mariadb_database(mariadb_server, "semingest_rep") as url:
         copy_database(sample_sqlite, url)
         yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "mariadb"])

@@ -3,11 +3,11 @@ is parsed back and compared with the tables; filters, bad input, empty databases
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from mariadb_databases import mariadb_database
 
 from semingest_worker import cli
 from semingest_worker.database import ImageWriter, create_engine, create_schema, runs, schema
@@ -122,30 +123,19 @@ RESULTS = [
 @pytest.fixture(scope="module", params=["sqlite", "mariadb"])
 def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One populated database per backend for the whole module (the tests only read it)."""
-    admin = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('export') / 'semingest.db'}"
-    else:
-        server = request.getfixturevalue("mariadb_server")
-        name = f"semingest_t_{uuid.uuid4().hex[:12]}"
-        admin = sa.create_engine(f"{server}/test")
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
-        url = f"{server}/{name}?charset=utf8mb4"
-    engine = create_engine(url)
-    create_schema(engine)
-    with engine.begin() as conn:
-        runs.start_run(conn, RUN, source="/data", model_id=MODEL, parameters={"source": "/data"})
-    engine.dispose()
-    with ImageWriter(url, model_id=MODEL) as writer:
-        writer.write(RESULTS)
-    try:
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('export') / 'semingest.db'}"
+        else:
+            url = stack.enter_context(mariadb_database(request.getfixturevalue("mariadb_server")))
+        engine = create_engine(url)
+        create_schema(engine)
+        with engine.begin() as conn:
+            runs.start_run(conn, RUN, source="/data", model_id=MODEL, parameters={"source": "/data"})
+        engine.dispose()
+        with ImageWriter(url, model_id=MODEL) as writer:
+            writer.write(RESULTS)
         yield url
-    finally:
-        if admin is not None:
-            with admin.begin() as conn:
-                conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
-            admin.dispose()
 
 
 def _tables(url: str) -> dict[str, list[dict[str, Any]]]:

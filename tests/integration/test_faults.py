@@ -13,11 +13,11 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from mariadb_databases import mariadb_database
 
 from semingest_worker import synth
 from semingest_worker.database import create_engine, queries, schema
@@ -123,22 +123,13 @@ def _runs(url: str) -> list:
 @pytest.fixture(scope="module")
 def reference(corpus, spark, mariadb_server: str) -> dict[str, tuple[int, str]]:
     """Digests of an uninterrupted run (same options) in its own MariaDB database."""
-    name = f"semingest_ref_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(f"{mariadb_server}/test", pool_pre_ping=True)  # survives the restarts
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"))
-    url = f"{mariadb_server}/{name}?charset=utf8mb4"
-    try:
+    with mariadb_database(mariadb_server, "semingest_ref") as url:  # survives the restarts
         root, files = corpus
         summary = run_job(
             JobConfig(source=str(root), database_url=url, scale_bar=False), spark=spark, progress=False
         )
         assert summary.processed == files
         yield _digests(url)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
 
 
 def _env() -> dict[str, str]:
