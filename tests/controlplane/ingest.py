@@ -151,43 +151,25 @@ def kubelet_running(cp: ControlPlane, namespace: str, pod: str) -> None:
 
 
 def kubelet_succeeded(cp: ControlPlane, namespace: str, pod: str) -> None:
-    p = cp.get(pod_path(namespace, pod))
-    assert p is not None
-    patch_status(
-        cp,
-        pod_path(namespace, pod),
-        {
-            "phase": "Succeeded",
-            "containerStatuses": [
-                {
-                    "name": container_name(p),
-                    "image": p["spec"]["containers"][0]["image"],
-                    "imageID": "",
-                    "ready": False,
-                    "restartCount": 0,
-                    "started": False,
-                    "state": {
-                        "terminated": {
-                            "exitCode": 0,
-                            "reason": "Completed",
-                            "startedAt": "2026-01-01T00:00:00Z",
-                            "finishedAt": "2026-01-01T00:01:00Z",
-                        }
-                    },
-                }
-            ],
-        },
+    _kubelet_terminated(
+        cp, namespace, pod, phase="Succeeded", terminated={"exitCode": 0, "reason": "Completed"}
     )
 
 
 def kubelet_failed(cp: ControlPlane, namespace: str, pod: str, *, exit_code: int, message: str) -> None:
+    terminated = {"exitCode": exit_code, "reason": "Error", "message": message}
+    _kubelet_terminated(cp, namespace, pod, phase="Failed", terminated=terminated)
+
+
+def _kubelet_terminated(cp: ControlPlane, namespace: str, pod: str, *, phase: str, terminated: dict) -> None:
+    """What a kubelet writes when the pod's container has ended: ``phase`` and its terminated state."""
     p = cp.get(pod_path(namespace, pod))
     assert p is not None
     patch_status(
         cp,
         pod_path(namespace, pod),
         {
-            "phase": "Failed",
+            "phase": phase,
             "containerStatuses": [
                 {
                     "name": container_name(p),
@@ -198,9 +180,7 @@ def kubelet_failed(cp: ControlPlane, namespace: str, pod: str, *, exit_code: int
                     "started": False,
                     "state": {
                         "terminated": {
-                            "exitCode": exit_code,
-                            "reason": "Error",
-                            "message": message,
+                            **terminated,
                             "startedAt": "2026-01-01T00:00:00Z",
                             "finishedAt": "2026-01-01T00:01:00Z",
                         }
