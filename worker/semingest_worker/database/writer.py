@@ -141,7 +141,16 @@ class ImageWriter:
         """Write ``batch`` (position, rows); when the database refuses a value, halve it until the
         refused result is alone, and record that one as failed."""
         if self._max_packet is None and self._engine.dialect.name in ("mysql", "mariadb"):
-            call_with_retry(self._connection, deadline_seconds=self.retry_deadline_seconds, what="connecting")
+
+            def counted(_exc: BaseException, _delay: float) -> None:  # a retry like a write's
+                outcome.retries += 1
+
+            call_with_retry(
+                self._connection,
+                deadline_seconds=self.retry_deadline_seconds,
+                what="connecting",
+                on_retry=counted,
+            )
         if self._max_packet:
             fitting = [(i, r) for i, r in batch if not self._too_large(i, r, outcome)]
             if len(fitting) < len(batch):
